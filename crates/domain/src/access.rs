@@ -1,0 +1,226 @@
+//! Who may see and do what. Every path of the product (pages, downloads,
+//! lists, counts, later mail and the API) asks these questions here and
+//! nowhere else.
+
+use crate::error::DomainError;
+use crate::ticket::{EntryKind, TicketKind};
+use crate::Id;
+
+/// A person's membership in one business partner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub business_partner: Id,
+    /// Named as authorised ("weisungsberechtigt") in a contract in force today.
+    pub authorised: bool,
+}
+
+/// The signed-in person, as far as authority goes.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub person: Id,
+    pub agent: bool,
+    pub memberships: Vec<Membership>,
+}
+
+/// The parties of a ticket that decide who may see it.
+#[derive(Clone, Copy, Debug)]
+pub struct TicketParties {
+    pub business_partner: Id,
+    pub reported_by: Id,
+    pub reported_for: Id,
+}
+
+/// The lists of tickets a person can open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Catalog {
+    MyOpen,
+    MyClosed,
+    PartnerOpen,
+    PartnerClosed,
+    DeskOpen,
+    DeskNewCalls,
+    DeskClosed,
+}
+
+/// Which tickets a list may contain, in storage-neutral terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every ticket: the desk.
+    All,
+    /// Tickets reported by or for this person, within these business partners.
+    Involving { person: Id, partners: Vec<Id> },
+    /// Every ticket of these business partners.
+    Partners(Vec<Id>),
+}
+
+/// Which statuses and kinds a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFilter {
+    Open,
+    Closed,
+    NewCalls,
+}
+
+impl Viewer {
+    pub fn is_member_of(&self, business_partner: Id) -> bool {
+        self.memberships.iter().any(|m| m.business_partner == business_partner)
+    }
+
+    pub fn is_authorised_for(&self, business_partner: Id) -> bool {
+        self.memberships.iter().any(|m| m.business_partner == business_partner && m.authorised)
+    }
+
+    fn partners(&self) -> Vec<Id> {
+        self.memberships.iter().map(|m| m.business_partner).collect()
+    }
+
+    fn authorised_partners(&self) -> Vec<Id> {
+        self.memberships.iter().filter(|m| m.authorised).map(|m| m.business_partner).collect()
+    }
+
+    /// May this person see this ticket? Agents see every ticket; a customer
+    /// sees tickets of their business partners that they reported or that
+    /// were reported for them, and an authorised person all tickets of the
+    /// business partners they are authorised for.
+    pub fn may_see_ticket(&self, t: &TicketParties) -> bool {
+        if self.agent {
+            return true;
+        }
+        if !self.is_member_of(t.business_partner) {
+            return false;
+        }
+        t.reported_by == self.person
+            || t.reported_for == self.person
+            || self.is_authorised_for(t.business_partner)
+    }
+
+    /// Whether internal desk entries are shown: only ever to agents.
+    pub fn sees_internal(&self) -> bool {
+        self.agent
+    }
+
+    /// The entry kinds this viewer may see.
+    pub fn visible_entry_kinds(&self) -> Vec<EntryKind> {
+        EntryKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| self.sees_internal() || k.customer_visible())
+            .collect()
+    }
+
+    /// May this person open a ticket in this business partner for that person?
+    /// For oneself: any member. For someone else: only the authorised, and
+    /// only for members of the same business partner (checked by the caller
+    /// with `other_is_member`).
+    pub fn may_create_ticket(&self, business_partner: Id, reported_for: Id, other_is_member: bool)
+    -> bool {
+        if !self.is_member_of(business_partner) {
+            return false;
+        }
+        reported_for == self.person || (self.is_authorised_for(business_partner) && other_is_member)
+    }
+
+    /// May this viewer add an entry of this kind to a ticket it may see?
+    pub fn may_write_entry(&self, kind: EntryKind) -> bool {
+        if self.agent { kind.desk_writable() } else { kind.customer_writable() }
+    }
+
+    /// May this viewer edit the initial report? Only its reporter or the
+    /// person it was reported for, and only while the ticket is a call.
+    pub fn may_edit_report(&self, t: &TicketParties, kind: TicketKind) -> Result<(), DomainError> {
+        if !self.may_see_ticket(t) {
+            return Err(DomainError::NotFound);
+        }
+        if !kind.report_editable() {
+            return Err(DomainError::Conflict("report_locked"));
+        }
+        if self.agent || t.reported_by == self.person || t.reported_for == self.person {
+            Ok(())
+        } else {
+            Err(DomainError::Conflict("report_not_yours"))
+        }
+    }
+
+    /// May this viewer work tickets at the desk (classify, change status, solve)?
+    pub fn may_work_tickets(&self) -> bool {
+        self.agent
+    }
+
+    /// The scope and status filter behind a catalog, or `None` when this
+    /// viewer may not open it (its URL then answers 404).
+    pub fn catalog(&self, catalog: Catalog) -> Option<(Scope, StatusFilter)> {
+        let mine = || Scope::Involving { person: self.person, partners: self.partners() };
+        let partner = || {
+            let partners = self.authorised_partners();
+            (!partners.is_empty()).then_some(Scope::Partners(partners))
+        };
+        match (catalog, self.agent) {
+            (Catalog::MyOpen, false) => Some((mine(), StatusFilter::Open)),
+            (Catalog::MyClosed, false) => Some((mine(), StatusFilter::Closed)),
+            (Catalog::PartnerOpen, false) => partner().map(|s| (s, StatusFilter::Open)),
+            (Catalog::PartnerClosed, false) => partner().map(|s| (s, StatusFilter::Closed)),
+            (Catalog::DeskOpen, true) => Some((Scope::All, StatusFilter::Open)),
+            (Catalog::DeskNewCalls, true) => Some((Scope::All, StatusFilter::NewCalls)),
+            (Catalog::DeskClosed, true) => Some((Scope::All, StatusFilter::Closed)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer(person: Id, bp: Id, authorised: bool) -> Viewer {
+        Viewer {
+            person,
+            agent: false,
+            memberships: vec![Membership { business_partner: bp, authorised }],
+        }
+    }
+
+    const T: TicketParties = TicketParties { business_partner: 1, reported_by: 10, reported_for: 11 };
+
+    #[test]
+    fn customers_see_their_own_tickets_only() {
+        assert!(customer(10, 1, false).may_see_ticket(&T));
+        assert!(customer(11, 1, false).may_see_ticket(&T));
+        assert!(!customer(12, 1, false).may_see_ticket(&T));
+        assert!(customer(12, 1, true).may_see_ticket(&T));
+    }
+
+    #[test]
+    fn other_business_partners_see_nothing() {
+        assert!(!customer(10, 2, true).may_see_ticket(&T));
+        assert!(customer(13, 2, true).catalog(Catalog::DeskOpen).is_none());
+    }
+
+    #[test]
+    fn report_is_editable_only_as_call() {
+        let v = customer(10, 1, false);
+        assert!(v.may_edit_report(&T, TicketKind::Call).is_ok());
+        assert_eq!(
+            v.may_edit_report(&T, TicketKind::Incident),
+            Err(DomainError::Conflict("report_locked"))
+        );
+        assert_eq!(customer(12, 1, false).may_edit_report(&T, TicketKind::Call), Err(DomainError::NotFound));
+    }
+
+    #[test]
+    fn customers_cannot_write_desk_entries() {
+        let v = customer(10, 1, false);
+        assert!(!v.may_write_entry(EntryKind::InternalNote));
+        assert!(!v.may_write_entry(EntryKind::Solution));
+        assert!(v.may_write_entry(EntryKind::CustomerQuestion));
+        assert!(!v.visible_entry_kinds().contains(&EntryKind::InternalNote));
+    }
+
+    #[test]
+    fn only_authorised_create_for_others() {
+        assert!(customer(10, 1, false).may_create_ticket(1, 10, true));
+        assert!(!customer(10, 1, false).may_create_ticket(1, 11, true));
+        assert!(customer(10, 1, true).may_create_ticket(1, 11, true));
+        assert!(!customer(10, 1, true).may_create_ticket(1, 11, false));
+        assert!(!customer(10, 1, true).may_create_ticket(2, 10, true));
+    }
+}

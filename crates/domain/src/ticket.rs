@@ -1,0 +1,245 @@
+//! Tickets and their timeline entries: the values a ticket is made of.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::DomainError;
+
+/// Declares a closed set of values stored and submitted as stable snake_case
+/// codes. The codes double as translation keys (`<prefix>.<code>`).
+macro_rules! code_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $code:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, DomainError> {
+                match s { $($code => Ok($name::$variant),)+ _ => Err(DomainError::NotFound) }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+code_enum! {
+    /// Every portal ticket starts as a call; the desk classifies it.
+    TicketKind { Call => "call", Incident => "incident", ServiceRequest => "service_request" }
+}
+
+code_enum! {
+    /// Where a ticket stands. Every status but `Closed` counts as open.
+    TicketStatus {
+        New => "new",
+        InProgress => "in_progress",
+        WaitingForCustomer => "waiting_for_customer",
+        Solved => "solved",
+        Closed => "closed",
+    }
+}
+
+code_enum! {
+    /// Who is affected: the whole company, a department or location, or one person.
+    Impact { Company => "company", Department => "department", Person => "person" }
+}
+
+code_enum! {
+    /// Whether the affected people can work.
+    Urgency {
+        CannotWork => "cannot_work",
+        Restricted => "restricted",
+        CanWork => "can_work",
+    }
+}
+
+code_enum! {
+    /// What the customer says the ticket is.
+    TicketType { Request => "request", Incident => "incident" }
+}
+
+code_enum! {
+    /// The kinds of entries in a ticket's timeline.
+    EntryKind {
+        Report => "report",
+        Solution => "solution",
+        CustomerNote => "customer_note",
+        CustomerQuestion => "customer_question",
+        DeskQuestion => "desk_question",
+        InternalNote => "internal_note",
+        StatusChange => "status_change",
+        Classification => "classification",
+        ReportEdited => "report_edited",
+    }
+}
+
+impl TicketStatus {
+    pub fn is_open(self) -> bool {
+        self != TicketStatus::Closed
+    }
+}
+
+impl EntryKind {
+    /// Whether a customer may ever see an entry of this kind. Internal
+    /// notes never reach a customer, on any path.
+    pub fn customer_visible(self) -> bool {
+        self != EntryKind::InternalNote
+    }
+
+    /// The kinds a customer may see, for queries that filter in storage.
+    pub fn customer_visible_kinds() -> impl Iterator<Item = EntryKind> {
+        Self::ALL.iter().copied().filter(|k| k.customer_visible())
+    }
+
+    /// Kinds a customer writes from the portal.
+    pub fn customer_writable(self) -> bool {
+        matches!(self, EntryKind::CustomerNote | EntryKind::CustomerQuestion)
+    }
+
+    /// Kinds an agent writes from the desk.
+    pub fn desk_writable(self) -> bool {
+        matches!(self, EntryKind::DeskQuestion | EntryKind::InternalNote | EntryKind::Solution)
+    }
+}
+
+impl TicketKind {
+    /// While a ticket is a call, the customer may still edit the initial report.
+    pub fn report_editable(self) -> bool {
+        self == TicketKind::Call
+    }
+}
+
+/// Ticket priority, P1 (highest) to P5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Priority(u8);
+
+impl Priority {
+    /// The ITIL 3×3 matrix: the sum of the impact and urgency ranks
+    /// (1 = high, 3 = low) minus one gives P1 to P5.
+    pub fn from_matrix(impact: Impact, urgency: Urgency) -> Self {
+        let i = match impact {
+            Impact::Company => 1,
+            Impact::Department => 2,
+            Impact::Person => 3,
+        };
+        let u = match urgency {
+            Urgency::CannotWork => 1,
+            Urgency::Restricted => 2,
+            Urgency::CanWork => 3,
+        };
+        Self(i + u - 1)
+    }
+
+    pub fn from_level(level: i64) -> Option<Self> {
+        (1..=5).contains(&level).then(|| Self(level as u8))
+    }
+
+    pub fn level(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "P{}", self.0)
+    }
+}
+
+/// A ticket number such as `2026-000042`: the year of creation and a
+/// sequence within that year. Digits only, in two groups, so it is easy to
+/// read aloud on the phone and to find in a mail subject.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct TicketNumber(String);
+
+impl TicketNumber {
+    pub fn new(year: i32, sequence: i64) -> Self {
+        Self(format!("{year:04}-{sequence:06}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for TicketNumber {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        let (year, seq) = s.trim().split_once('-').ok_or(DomainError::NotFound)?;
+        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        if year.len() == 4 && seq.len() >= 6 && seq.len() <= 12 && digits(year) && digits(seq) {
+            Ok(Self(format!("{year}-{seq}")))
+        } else {
+            Err(DomainError::NotFound)
+        }
+    }
+}
+
+impl fmt::Display for TicketNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_matrix_is_itil() {
+        use Impact::*;
+        use Urgency::*;
+        let p = |i, u| Priority::from_matrix(i, u).level();
+        assert_eq!(p(Company, CannotWork), 1);
+        assert_eq!(p(Company, Restricted), 2);
+        assert_eq!(p(Department, CannotWork), 2);
+        assert_eq!(p(Company, CanWork), 3);
+        assert_eq!(p(Department, Restricted), 3);
+        assert_eq!(p(Person, CannotWork), 3);
+        assert_eq!(p(Department, CanWork), 4);
+        assert_eq!(p(Person, Restricted), 4);
+        assert_eq!(p(Person, CanWork), 5);
+    }
+
+    #[test]
+    fn ticket_numbers_round_trip() {
+        let n = TicketNumber::new(2026, 42);
+        assert_eq!(n.as_str(), "2026-000042");
+        assert_eq!("2026-000042".parse::<TicketNumber>().unwrap(), n);
+        assert_eq!("2026-1234567".parse::<TicketNumber>().unwrap().as_str(), "2026-1234567");
+        for bad in ["", "2026", "26-000042", "2026-42", "2026-00004x", "../etc"] {
+            assert!(bad.parse::<TicketNumber>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn internal_notes_are_never_customer_visible() {
+        assert!(!EntryKind::InternalNote.customer_visible());
+        assert!(EntryKind::customer_visible_kinds().all(|k| k != EntryKind::InternalNote));
+        assert!(EntryKind::DeskQuestion.customer_visible());
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for k in EntryKind::ALL {
+            assert_eq!(k.code().parse::<EntryKind>().unwrap(), *k);
+        }
+        assert!("bogus".parse::<TicketStatus>().is_err());
+    }
+}
