@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 pub mod email;
 pub mod error;
+pub mod model;
 pub mod ticket;
 
 pub use access::{Catalog, Scope, Viewer};

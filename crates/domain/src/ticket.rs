@@ -243,3 +243,37 @@ mod tests {
         assert!("bogus".parse::<TicketStatus>().is_err());
     }
 }
+
+/// What an entry does to a ticket's status: a question from the desk waits
+/// for the customer, a solution solves, and a customer's answer or note on
+/// a waiting or solved ticket puts it back to work. `None`: unchanged.
+pub fn status_after_entry(kind: EntryKind, current: TicketStatus) -> Option<TicketStatus> {
+    use TicketStatus::*;
+    let next = match (kind, current) {
+        (_, Closed) => return None,
+        (EntryKind::DeskQuestion, _) => WaitingForCustomer,
+        (EntryKind::Solution, _) => Solved,
+        (EntryKind::CustomerNote | EntryKind::CustomerQuestion, WaitingForCustomer | Solved) => {
+            InProgress
+        }
+        _ => return None,
+    };
+    (next != current).then_some(next)
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn entries_move_the_status() {
+        use EntryKind::*;
+        use TicketStatus::*;
+        assert_eq!(status_after_entry(DeskQuestion, InProgress), Some(WaitingForCustomer));
+        assert_eq!(status_after_entry(CustomerNote, WaitingForCustomer), Some(InProgress));
+        assert_eq!(status_after_entry(Solution, InProgress), Some(Solved));
+        assert_eq!(status_after_entry(InternalNote, InProgress), None);
+        assert_eq!(status_after_entry(CustomerNote, Closed), None);
+        assert_eq!(status_after_entry(CustomerNote, New), None);
+    }
+}

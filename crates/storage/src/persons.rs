@@ -1,0 +1,306 @@
+//! Persons, business partners, their services and systems, and the
+//! credentials persons sign in with.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use ticketwerk_domain::access::Membership;
+use ticketwerk_domain::model::{BusinessPartner, Person, Service, System};
+use ticketwerk_domain::{DomainError, Email, Id, Timestamp, Viewer};
+
+use crate::{Context, Result, Store, is_unique_violation};
+
+/// A person to create, already validated.
+#[derive(Clone, Debug)]
+pub struct NewPerson {
+    pub email: Email,
+    pub name: String,
+    pub phone: String,
+    pub language: String,
+    pub agent: bool,
+    pub password_hash: Option<String>,
+}
+
+/// What sign-in needs to know of a person.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub person: Person,
+    pub password_hash: Option<String>,
+    pub totp_secret: Option<String>,
+    pub totp_pending_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
+}
+
+const PERSON_COLUMNS: &str = "id, email, name, phone, language, is_agent, active";
+
+fn person(row: &AnyRow) -> Result<Person> {
+    let email: String = row.try_get("email").context("reading a person")?;
+    Ok(Person {
+        id: row.try_get("id").context("reading a person")?,
+        email: Email::parse(&email)?,
+        name: row.try_get("name").context("reading a person")?,
+        phone: row.try_get("phone").context("reading a person")?,
+        language: row.try_get("language").context("reading a person")?,
+        agent: row.try_get::<i64, _>("is_agent").context("reading a person")? != 0,
+        active: row.try_get::<i64, _>("active").context("reading a person")? != 0,
+    })
+}
+
+fn business_partner(row: &AnyRow) -> Result<BusinessPartner> {
+    Ok(BusinessPartner {
+        id: row.try_get("id").context("reading a business partner")?,
+        customer_number: row.try_get("customer_number").context("reading a business partner")?,
+        name: row.try_get("name").context("reading a business partner")?,
+    })
+}
+
+impl Store {
+    pub async fn create_business_partner(&self, customer_number: &str, name: &str, now: Timestamp)
+    -> Result<Id> {
+        let result = sqlx::query(
+            "INSERT INTO business_partners (customer_number, name, created_at) \
+             VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(customer_number.trim())
+        .bind(name.trim())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok(row) => row.try_get("id").context("creating a business partner"),
+            Err(e) if is_unique_violation(&e) => {
+                Err(DomainError::invalid("customer_number", "customer_number_taken").into())
+            }
+            Err(e) => Err(e).context("creating a business partner"),
+        }
+    }
+
+    pub async fn business_partner_by_number(&self, customer_number: &str)
+    -> Result<Option<BusinessPartner>> {
+        sqlx::query("SELECT id, customer_number, name FROM business_partners WHERE customer_number = $1")
+            .bind(customer_number.trim())
+            .fetch_optional(&self.pool)
+            .await
+            .context("finding a business partner")?
+            .as_ref()
+            .map(business_partner)
+            .transpose()
+    }
+
+    pub async fn create_person(&self, new: &NewPerson, now: Timestamp) -> Result<Id> {
+        let result = sqlx::query(
+            "INSERT INTO persons (email, name, phone, language, is_agent, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(new.email.as_str())
+        .bind(new.name.trim())
+        .bind(new.phone.trim())
+        .bind(&new.language)
+        .bind(i64::from(new.agent))
+        .bind(new.password_hash.as_deref())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok(row) => row.try_get("id").context("creating a person"),
+            Err(e) if is_unique_violation(&e) => Err(DomainError::invalid("email", "email_taken").into()),
+            Err(e) => Err(e).context("creating a person"),
+        }
+    }
+
+    pub async fn add_membership(&self, person: Id, business_partner: Id, authorised: bool)
+    -> Result<()> {
+        sqlx::query(
+            "INSERT INTO memberships (person_id, business_partner_id, authorised) VALUES ($1, $2, $3)",
+        )
+        .bind(person)
+        .bind(business_partner)
+        .bind(i64::from(authorised))
+        .execute(&self.pool)
+        .await
+        .context("adding a membership")?;
+        Ok(())
+    }
+
+    pub async fn person(&self, id: Id) -> Result<Option<Person>> {
+        sqlx::query(&format!("SELECT {PERSON_COLUMNS} FROM persons WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a person")?
+            .as_ref()
+            .map(person)
+            .transpose()
+    }
+
+    pub async fn credentials(&self, email: &Email) -> Result<Option<Credentials>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PERSON_COLUMNS}, password_hash, totp_secret, totp_pending_secret, totp_last_step \
+             FROM persons WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading credentials")?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Credentials {
+            person: person(&row)?,
+            password_hash: row.try_get("password_hash").context("reading credentials")?,
+            totp_secret: row.try_get("totp_secret").context("reading credentials")?,
+            totp_pending_secret: row.try_get("totp_pending_secret").context("reading credentials")?,
+            totp_last_step: row.try_get("totp_last_step").context("reading credentials")?,
+        }))
+    }
+
+    pub async fn credentials_by_id(&self, id: Id) -> Result<Option<Credentials>> {
+        match self.person(id).await? {
+            Some(p) => self.credentials(&p.email).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn set_password(&self, person: Id, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE persons SET password_hash = $2 WHERE id = $1")
+            .bind(person)
+            .bind(password_hash)
+            .execute(&self.pool)
+            .await
+            .context("setting a password")?;
+        Ok(())
+    }
+
+    /// The person's authority: agent or not, and the business partners they
+    /// belong to, with authorisation.
+    pub async fn viewer(&self, person: Id) -> Result<Option<Viewer>> {
+        let Some(p) = self.person(person).await? else { return Ok(None) };
+        if !p.active {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT business_partner_id, authorised FROM memberships WHERE person_id = $1 \
+             ORDER BY business_partner_id",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await
+        .context("reading memberships")?;
+        let memberships = rows
+            .iter()
+            .map(|r| {
+                Ok(Membership {
+                    business_partner: r.try_get("business_partner_id").context("reading memberships")?,
+                    authorised: r.try_get::<i64, _>("authorised").context("reading memberships")? != 0,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(Viewer { person, agent: p.agent, memberships }))
+    }
+
+    /// The business partners a person belongs to, by name.
+    pub async fn business_partners_of(&self, person: Id) -> Result<Vec<BusinessPartner>> {
+        let rows = sqlx::query(
+            "SELECT b.id, b.customer_number, b.name FROM business_partners b \
+             JOIN memberships m ON m.business_partner_id = b.id WHERE m.person_id = $1 \
+             ORDER BY b.name, b.id",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await
+        .context("listing business partners")?;
+        rows.iter().map(business_partner).collect()
+    }
+
+    pub async fn is_member(&self, person: Id, business_partner: Id) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM memberships WHERE person_id = $1 AND business_partner_id = $2",
+        )
+        .bind(person)
+        .bind(business_partner)
+        .fetch_optional(&self.pool)
+        .await
+        .context("checking a membership")?;
+        Ok(row.is_some())
+    }
+
+    pub async fn create_service(&self, business_partner: Id, name: &str, description: &str)
+    -> Result<Id> {
+        sqlx::query(
+            "INSERT INTO services (business_partner_id, name, description) VALUES ($1, $2, $3) \
+             RETURNING id",
+        )
+        .bind(business_partner)
+        .bind(name.trim())
+        .bind(description.trim())
+        .fetch_one(&self.pool)
+        .await
+        .context("creating a service")?
+        .try_get("id")
+        .context("creating a service")
+    }
+
+    pub async fn services_of(&self, business_partner: Id) -> Result<Vec<Service>> {
+        let rows = sqlx::query(
+            "SELECT id, business_partner_id, name, description FROM services \
+             WHERE business_partner_id = $1 ORDER BY name, id",
+        )
+        .bind(business_partner)
+        .fetch_all(&self.pool)
+        .await
+        .context("listing services")?;
+        rows.iter()
+            .map(|r| {
+                Ok(Service {
+                    id: r.try_get("id").context("reading a service")?,
+                    business_partner_id: r.try_get("business_partner_id").context("reading a service")?,
+                    name: r.try_get("name").context("reading a service")?,
+                    description: r.try_get("description").context("reading a service")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn create_system(
+        &self,
+        business_partner: Id,
+        kind: &str,
+        name: &str,
+        inventory_number: &str,
+        person: Option<Id>,
+    ) -> Result<Id> {
+        sqlx::query(
+            "INSERT INTO systems (business_partner_id, kind, name, inventory_number, person_id) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(business_partner)
+        .bind(kind.trim())
+        .bind(name.trim())
+        .bind(inventory_number.trim())
+        .bind(person)
+        .fetch_one(&self.pool)
+        .await
+        .context("creating a system")?
+        .try_get("id")
+        .context("creating a system")
+    }
+
+    pub async fn systems_of(&self, business_partner: Id) -> Result<Vec<System>> {
+        let rows = sqlx::query(
+            "SELECT id, business_partner_id, kind, name, inventory_number FROM systems \
+             WHERE business_partner_id = $1 ORDER BY name, id",
+        )
+        .bind(business_partner)
+        .fetch_all(&self.pool)
+        .await
+        .context("listing systems")?;
+        rows.iter()
+            .map(|r| {
+                Ok(System {
+                    id: r.try_get("id").context("reading a system")?,
+                    business_partner_id: r.try_get("business_partner_id").context("reading a system")?,
+                    kind: r.try_get("kind").context("reading a system")?,
+                    name: r.try_get("name").context("reading a system")?,
+                    inventory_number: r.try_get("inventory_number").context("reading a system")?,
+                })
+            })
+            .collect()
+    }
+}

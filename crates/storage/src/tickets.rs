@@ -1,0 +1,687 @@
+//! Tickets, their timeline and their attachments.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use ticketwerk_domain::access::{Scope, StatusFilter};
+use ticketwerk_domain::model::{Attachment, Entry, NewAttachment, NewTicket, Ticket, TicketSummary};
+use ticketwerk_domain::ticket::status_after_entry;
+use ticketwerk_domain::{
+    DomainError, EntryKind, Id, Priority, TicketKind, TicketNumber, TicketStatus, Timestamp,
+};
+
+use crate::{Context, Result, Store, StorageError, code};
+
+/// Columns a ticket list can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Updated,
+    Created,
+    Number,
+    Priority,
+    Status,
+    ShortText,
+}
+
+impl SortKey {
+    pub const ALL: &'static [SortKey] = &[
+        SortKey::Updated,
+        SortKey::Created,
+        SortKey::Number,
+        SortKey::Priority,
+        SortKey::Status,
+        SortKey::ShortText,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Updated => "updated",
+            Self::Created => "created",
+            Self::Number => "number",
+            Self::Priority => "priority",
+            Self::Status => "status",
+            Self::ShortText => "short_text",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.code() == s)
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Updated => "t.updated_at",
+            Self::Created => "t.created_at",
+            Self::Number => "t.number",
+            Self::Priority => "t.priority",
+            Self::Status => "t.status",
+            Self::ShortText => "t.short_text",
+        }
+    }
+
+    fn is_text(self) -> bool {
+        matches!(self, Self::Number | Self::Status | Self::ShortText)
+    }
+}
+
+/// A request for one page of a ticket list. The scope comes from the
+/// domain's access rules, never from the request.
+#[derive(Clone, Debug)]
+pub struct TicketQuery {
+    pub scope: Scope,
+    pub status: StatusFilter,
+    pub sort: SortKey,
+    pub descending: bool,
+    /// Quick search over number, short text and reference.
+    pub search: Option<String>,
+    /// Keyset cursor: the page starts after this one.
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+/// One page of a list, with the cursor of the next page if there is one.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// A query whose `$n` placeholders are numbered as they are added.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl Sql {
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    fn bind(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+
+    fn ids(&mut self, ids: &[Id]) -> &mut Self {
+        self.push("(");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(Arg::Int(*id));
+        }
+        self.push(")")
+    }
+
+    fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for arg in &self.args {
+            q = match arg {
+                Arg::Int(i) => q.bind(*i),
+                Arg::Text(s) => q.bind(s.as_str()),
+            };
+        }
+        q
+    }
+}
+
+const TICKET_SELECT: &str = "SELECT t.id, t.number, t.business_partner_id, b.name AS bp_name, \
+    b.customer_number, t.kind, t.status, t.reported_by, pb.name AS reported_by_name, \
+    t.reported_for, pf.name AS reported_for_name, t.reference, t.short_text, t.description, \
+    t.impact, t.urgency, t.ticket_type, t.priority, t.service_id, s.name AS service_name, \
+    t.system_id, y.name AS system_name, t.created_at, t.updated_at \
+    FROM tickets t \
+    JOIN business_partners b ON b.id = t.business_partner_id \
+    JOIN persons pb ON pb.id = t.reported_by \
+    JOIN persons pf ON pf.id = t.reported_for \
+    LEFT JOIN services s ON s.id = t.service_id \
+    LEFT JOIN systems y ON y.id = t.system_id";
+
+fn ticket(r: &AnyRow) -> Result<Ticket> {
+    let c = "reading a ticket";
+    let number: String = r.try_get("number").context(c)?;
+    let priority: i64 = r.try_get("priority").context(c)?;
+    Ok(Ticket {
+        id: r.try_get("id").context(c)?,
+        number: number.parse().map_err(|_| StorageError::Corrupt(number.clone()))?,
+        business_partner_id: r.try_get("business_partner_id").context(c)?,
+        business_partner_name: r.try_get("bp_name").context(c)?,
+        customer_number: r.try_get("customer_number").context(c)?,
+        kind: code(r, "kind")?,
+        status: code(r, "status")?,
+        reported_by: r.try_get("reported_by").context(c)?,
+        reported_by_name: r.try_get("reported_by_name").context(c)?,
+        reported_for: r.try_get("reported_for").context(c)?,
+        reported_for_name: r.try_get("reported_for_name").context(c)?,
+        reference: r.try_get("reference").context(c)?,
+        short_text: r.try_get("short_text").context(c)?,
+        description: r.try_get("description").context(c)?,
+        impact: code(r, "impact")?,
+        urgency: code(r, "urgency")?,
+        ticket_type: code(r, "ticket_type")?,
+        priority: Priority::from_level(priority)
+            .ok_or_else(|| StorageError::Corrupt(format!("priority {priority}")))?,
+        service_id: r.try_get("service_id").context(c)?,
+        service_name: r.try_get("service_name").context(c)?,
+        system_id: r.try_get("system_id").context(c)?,
+        system_name: r.try_get("system_name").context(c)?,
+        created_at: r.try_get("created_at").context(c)?,
+        updated_at: r.try_get("updated_at").context(c)?,
+    })
+}
+
+fn summary(r: &AnyRow) -> Result<TicketSummary> {
+    let c = "reading a ticket list";
+    let number: String = r.try_get("number").context(c)?;
+    let priority: i64 = r.try_get("priority").context(c)?;
+    Ok(TicketSummary {
+        id: r.try_get("id").context(c)?,
+        number: number.parse().map_err(|_| StorageError::Corrupt(number.clone()))?,
+        kind: code(r, "kind")?,
+        status: code(r, "status")?,
+        priority: Priority::from_level(priority)
+            .ok_or_else(|| StorageError::Corrupt(format!("priority {priority}")))?,
+        short_text: r.try_get("short_text").context(c)?,
+        reference: r.try_get("reference").context(c)?,
+        business_partner_name: r.try_get("bp_name").context(c)?,
+        reported_for_name: r.try_get("reported_for_name").context(c)?,
+        created_at: r.try_get("created_at").context(c)?,
+        updated_at: r.try_get("updated_at").context(c)?,
+    })
+}
+
+fn attachment(r: &AnyRow) -> Result<Attachment> {
+    let c = "reading an attachment";
+    Ok(Attachment {
+        id: r.try_get("id").context(c)?,
+        ticket_id: r.try_get("ticket_id").context(c)?,
+        entry_id: r.try_get("entry_id").context(c)?,
+        file_name: r.try_get("file_name").context(c)?,
+        content_type: r.try_get("content_type").context(c)?,
+        size: r.try_get("size").context(c)?,
+        storage_key: r.try_get("storage_key").context(c)?,
+        created_at: r.try_get("created_at").context(c)?,
+    })
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+fn like_pattern(s: &str) -> String {
+    let mut out = String::from("%");
+    for ch in s.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+/// A keyset cursor is the sort value and the id of the last row shown.
+fn encode_cursor(value: &str, id: Id) -> String {
+    format!("{id}.{value}")
+}
+
+fn decode_cursor(cursor: &str) -> Option<(Id, String)> {
+    let (id, value) = cursor.split_once('.')?;
+    Some((id.parse().ok()?, value.to_string()))
+}
+
+impl Store {
+    /// Creates a ticket as a new call, with its attachments, in one
+    /// transaction. The number comes from a per-year counter that the same
+    /// transaction increments, so concurrent creations never share one.
+    pub async fn create_ticket(
+        &self,
+        new: &NewTicket,
+        attachments: &[NewAttachment],
+        year: i32,
+        now: Timestamp,
+    ) -> Result<(Id, TicketNumber)> {
+        let mut tx = self.pool.begin().await.context("creating a ticket")?;
+        let sequence: i64 = sqlx::query(
+            "INSERT INTO ticket_counters (year, last_sequence) VALUES ($1, 1) \
+             ON CONFLICT (year) DO UPDATE SET last_sequence = ticket_counters.last_sequence + 1 \
+             RETURNING last_sequence",
+        )
+        .bind(i64::from(year))
+        .fetch_one(&mut *tx)
+        .await
+        .context("numbering a ticket")?
+        .try_get("last_sequence")
+        .context("numbering a ticket")?;
+        check_belongs(&mut tx, "services", "service_id", new.service_id, new.business_partner_id)
+            .await?;
+        check_belongs(&mut tx, "systems", "system_id", new.system_id, new.business_partner_id)
+            .await?;
+        let number = TicketNumber::new(year, sequence);
+        let priority = Priority::from_matrix(new.impact, new.urgency);
+        let id: Id = sqlx::query(
+            "INSERT INTO tickets (number, business_partner_id, kind, status, is_open, reported_by, \
+             reported_for, reference, short_text, description, impact, urgency, ticket_type, \
+             priority, service_id, system_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+             RETURNING id",
+        )
+        .bind(number.as_str())
+        .bind(new.business_partner_id)
+        .bind(TicketKind::Call.code())
+        .bind(TicketStatus::New.code())
+        .bind(new.reported_by)
+        .bind(new.reported_for)
+        .bind(new.reference.trim())
+        .bind(new.short_text.trim())
+        .bind(new.description.trim())
+        .bind(new.impact.code())
+        .bind(new.urgency.code())
+        .bind(new.ticket_type.code())
+        .bind(i64::from(priority.level()))
+        .bind(new.service_id)
+        .bind(new.system_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .context("creating a ticket")?
+        .try_get("id")
+        .context("creating a ticket")?;
+        insert_attachments(&mut tx, id, None, new.reported_by, attachments, now).await?;
+        tx.commit().await.context("creating a ticket")?;
+        Ok((id, number))
+    }
+
+    pub async fn ticket_by_number(&self, number: &TicketNumber) -> Result<Option<Ticket>> {
+        sqlx::query(&format!("{TICKET_SELECT} WHERE t.number = $1"))
+            .bind(number.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a ticket")?
+            .as_ref()
+            .map(ticket)
+            .transpose()
+    }
+
+    /// One page of a ticket list.
+    pub async fn list_tickets(&self, q: &TicketQuery) -> Result<Page<TicketSummary>> {
+        let mut sql = Sql::default();
+        sql.push(
+            "SELECT t.id, t.number, t.kind, t.status, t.priority, t.short_text, t.reference, \
+             b.name AS bp_name, pf.name AS reported_for_name, t.created_at, t.updated_at \
+             FROM tickets t JOIN business_partners b ON b.id = t.business_partner_id \
+             JOIN persons pf ON pf.id = t.reported_for WHERE ",
+        );
+        match &q.scope {
+            Scope::All => sql.push("1 = 1"),
+            Scope::Involving { partners, .. } | Scope::Partners(partners) if partners.is_empty() => {
+                return Ok(Page { items: Vec::new(), next: None });
+            }
+            Scope::Involving { person, partners } => sql
+                .push("(t.reported_by = ")
+                .bind(Arg::Int(*person))
+                .push(" OR t.reported_for = ")
+                .bind(Arg::Int(*person))
+                .push(") AND t.business_partner_id IN ")
+                .ids(partners),
+            Scope::Partners(partners) => sql.push("t.business_partner_id IN ").ids(partners),
+        };
+        match q.status {
+            StatusFilter::Open => sql.push(" AND t.is_open = 1"),
+            StatusFilter::Closed => sql.push(" AND t.is_open = 0"),
+            StatusFilter::NewCalls => sql.push(" AND t.status = 'new' AND t.kind = 'call'"),
+        };
+        if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let pattern = like_pattern(search);
+            sql.push(" AND (LOWER(t.number) LIKE ")
+                .bind(Arg::Text(pattern.clone()))
+                .push(" ESCAPE '\\' OR LOWER(t.short_text) LIKE ")
+                .bind(Arg::Text(pattern.clone()))
+                .push(" ESCAPE '\\' OR LOWER(t.reference) LIKE ")
+                .bind(Arg::Text(pattern))
+                .push(" ESCAPE '\\')");
+        }
+        let column = q.sort.column();
+        let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+        if let Some((id, value)) = q.after.as_deref().and_then(decode_cursor) {
+            let value = if q.sort.is_text() {
+                Arg::Text(value)
+            } else {
+                Arg::Int(value.parse().unwrap_or(0))
+            };
+            sql.push(&format!(" AND ({column} {cmp} "))
+                .bind(value)
+                .push(&format!(" OR ({column} = "));
+            // The value is bound twice: `$n` may be repeated on PostgreSQL
+            // but the Any driver binds positionally on SQLite.
+            let again = match sql.args.last() {
+                Some(Arg::Text(s)) => Arg::Text(s.clone()),
+                Some(Arg::Int(i)) => Arg::Int(*i),
+                None => Arg::Int(0),
+            };
+            sql.bind(again).push(&format!(" AND t.id {cmp} ")).bind(Arg::Int(id)).push("))");
+        }
+        sql.push(&format!(" ORDER BY {column} {dir}, t.id {dir} LIMIT "))
+            .bind(Arg::Int(q.limit + 1));
+        let rows = sql.query().fetch_all(&self.pool).await.context("listing tickets")?;
+        let mut items = rows.iter().map(summary).collect::<Result<Vec<_>>>()?;
+        let next = if items.len() as i64 > q.limit {
+            items.truncate(q.limit as usize);
+            items.last().map(|last| {
+                let value = match q.sort {
+                    SortKey::Updated => last.updated_at.to_string(),
+                    SortKey::Created => last.created_at.to_string(),
+                    SortKey::Number => last.number.to_string(),
+                    SortKey::Priority => last.priority.level().to_string(),
+                    SortKey::Status => last.status.code().to_string(),
+                    SortKey::ShortText => last.short_text.clone(),
+                };
+                encode_cursor(&value, last.id)
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// The timeline of a ticket, oldest first, limited to the kinds the
+    /// viewer may see (the caller gets them from the access rules).
+    pub async fn entries(&self, ticket: Id, kinds: &[EntryKind]) -> Result<Vec<Entry>> {
+        let mut sql = Sql::default();
+        sql.push(
+            "SELECT e.id, e.kind, e.author_id, p.name AS author_name, e.body, e.created_at \
+             FROM entries e LEFT JOIN persons p ON p.id = e.author_id WHERE e.ticket_id = ",
+        )
+        .bind(Arg::Int(ticket))
+        .push(" AND e.kind IN (");
+        for (i, k) in kinds.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Arg::Text(k.code().to_string()));
+        }
+        sql.push(") ORDER BY e.id");
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sql.query().fetch_all(&self.pool).await.context("reading a timeline")?;
+        rows.iter()
+            .map(|r| {
+                let c = "reading a timeline";
+                Ok(Entry {
+                    id: r.try_get("id").context(c)?,
+                    kind: code(r, "kind")?,
+                    author_id: r.try_get("author_id").context(c)?,
+                    author_name: r.try_get("author_name").context(c)?,
+                    body: r.try_get("body").context(c)?,
+                    created_at: r.try_get("created_at").context(c)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Attachments of a ticket, limited to those on the ticket itself or on
+    /// entries of the given kinds.
+    pub async fn attachments(&self, ticket: Id, kinds: &[EntryKind]) -> Result<Vec<Attachment>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.ticket_id, a.entry_id, a.file_name, a.content_type, a.size, \
+             a.storage_key, a.created_at, e.kind AS entry_kind FROM attachments a \
+             LEFT JOIN entries e ON e.id = a.entry_id WHERE a.ticket_id = $1 ORDER BY a.id",
+        )
+        .bind(ticket)
+        .fetch_all(&self.pool)
+        .await
+        .context("listing attachments")?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let kind: Option<String> = r.try_get("entry_kind").context("listing attachments")?;
+            let visible = match kind {
+                None => true,
+                Some(k) => k.parse::<EntryKind>().is_ok_and(|k| kinds.contains(&k)),
+            };
+            if visible {
+                out.push(attachment(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds an entry with its attachments, moving the status as the domain
+    /// says, in one transaction. Refused on a closed ticket.
+    pub async fn add_entry(
+        &self,
+        ticket: &Ticket,
+        kind: EntryKind,
+        author: Id,
+        body: &str,
+        attachments: &[NewAttachment],
+        now: Timestamp,
+    ) -> Result<Id> {
+        let mut tx = self.pool.begin().await.context("adding an entry")?;
+        let next = status_after_entry(kind, ticket.status);
+        let status = next.unwrap_or(ticket.status);
+        let done = sqlx::query(
+            "UPDATE tickets SET updated_at = $2, status = $3, is_open = $4 \
+             WHERE id = $1 AND status = $5 AND status <> 'closed'",
+        )
+        .bind(ticket.id)
+        .bind(now)
+        .bind(status.code())
+        .bind(i64::from(status.is_open()))
+        .bind(ticket.status.code())
+        .execute(&mut *tx)
+        .await
+        .context("adding an entry")?;
+        if done.rows_affected() != 1 {
+            return Err(DomainError::Conflict(if ticket.status == TicketStatus::Closed {
+                "ticket_closed"
+            } else {
+                "ticket_changed"
+            })
+            .into());
+        }
+        let id = insert_entry(&mut tx, ticket.id, kind, Some(author), body, now).await?;
+        if let Some(next) = next {
+            let change = format!("{}>{}", ticket.status.code(), next.code());
+            insert_entry(&mut tx, ticket.id, EntryKind::StatusChange, Some(author), &change, now)
+                .await?;
+        }
+        insert_attachments(&mut tx, ticket.id, Some(id), author, attachments, now).await?;
+        tx.commit().await.context("adding an entry")?;
+        Ok(id)
+    }
+
+    /// Changes the status at the desk (close, reopen, …), with an entry.
+    pub async fn set_status(&self, ticket: &Ticket, to: TicketStatus, author: Id, now: Timestamp)
+    -> Result<()> {
+        if to == ticket.status {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.context("changing a status")?;
+        let done = sqlx::query(
+            "UPDATE tickets SET status = $2, is_open = $3, updated_at = $4 WHERE id = $1 AND status = $5",
+        )
+        .bind(ticket.id)
+        .bind(to.code())
+        .bind(i64::from(to.is_open()))
+        .bind(now)
+        .bind(ticket.status.code())
+        .execute(&mut *tx)
+        .await
+        .context("changing a status")?;
+        if done.rows_affected() != 1 {
+            return Err(DomainError::Conflict("ticket_changed").into());
+        }
+        let change = format!("{}>{}", ticket.status.code(), to.code());
+        insert_entry(&mut tx, ticket.id, EntryKind::StatusChange, Some(author), &change, now).await?;
+        tx.commit().await.context("changing a status")?;
+        Ok(())
+    }
+
+    /// Turns a call into an incident or a service request; a new call goes
+    /// to work at once.
+    pub async fn classify(&self, ticket: &Ticket, kind: TicketKind, author: Id, now: Timestamp)
+    -> Result<()> {
+        if kind == TicketKind::Call || ticket.kind != TicketKind::Call {
+            return Err(DomainError::Conflict("already_classified").into());
+        }
+        let status = match ticket.status {
+            TicketStatus::New => TicketStatus::InProgress,
+            other => other,
+        };
+        let mut tx = self.pool.begin().await.context("classifying a call")?;
+        let done = sqlx::query(
+            "UPDATE tickets SET kind = $2, status = $3, updated_at = $4 WHERE id = $1 AND kind = 'call'",
+        )
+        .bind(ticket.id)
+        .bind(kind.code())
+        .bind(status.code())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .context("classifying a call")?;
+        if done.rows_affected() != 1 {
+            return Err(DomainError::Conflict("already_classified").into());
+        }
+        insert_entry(&mut tx, ticket.id, EntryKind::Classification, Some(author), kind.code(), now)
+            .await?;
+        if status != ticket.status {
+            let change = format!("{}>{}", ticket.status.code(), status.code());
+            insert_entry(&mut tx, ticket.id, EntryKind::StatusChange, Some(author), &change, now)
+                .await?;
+        }
+        tx.commit().await.context("classifying a call")?;
+        Ok(())
+    }
+
+    /// Edits the initial report. The check that the ticket is still a call
+    /// and the write are one statement, so a classification at the same
+    /// moment wins cleanly.
+    pub async fn edit_report(
+        &self,
+        ticket: &Ticket,
+        short_text: &str,
+        description: &str,
+        author: Id,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.context("editing a report")?;
+        let done = sqlx::query(
+            "UPDATE tickets SET short_text = $2, description = $3, updated_at = $4 \
+             WHERE id = $1 AND kind = 'call' AND status <> 'closed'",
+        )
+        .bind(ticket.id)
+        .bind(short_text.trim())
+        .bind(description.trim())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .context("editing a report")?;
+        if done.rows_affected() != 1 {
+            return Err(DomainError::Conflict("report_locked").into());
+        }
+        insert_entry(&mut tx, ticket.id, EntryKind::ReportEdited, Some(author), "", now).await?;
+        tx.commit().await.context("editing a report")?;
+        Ok(())
+    }
+
+    /// Assigns a system of the ticket's business partner to the ticket.
+    pub async fn assign_system(&self, ticket: &Ticket, system: Id, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await.context("assigning a system")?;
+        let done = sqlx::query(
+            "UPDATE tickets SET system_id = $2, updated_at = $3 WHERE id = $1 AND EXISTS \
+             (SELECT 1 FROM systems WHERE id = $2 AND business_partner_id = $4)",
+        )
+        .bind(ticket.id)
+        .bind(system)
+        .bind(now)
+        .bind(ticket.business_partner_id)
+        .execute(&mut *tx)
+        .await
+        .context("assigning a system")?;
+        if done.rows_affected() != 1 {
+            return Err(DomainError::invalid("system_id", "unknown_choice").into());
+        }
+        tx.commit().await.context("assigning a system")?;
+        Ok(())
+    }
+}
+
+/// Refuses a service or system that is not of the ticket's business partner.
+async fn check_belongs(
+    tx: &mut Transaction<'_, Any>,
+    table: &str,
+    field: &'static str,
+    id: Option<Id>,
+    business_partner: Id,
+) -> Result<()> {
+    let Some(id) = id else { return Ok(()) };
+    let found = sqlx::query(&format!(
+        "SELECT 1 AS one FROM {table} WHERE id = $1 AND business_partner_id = $2"
+    ))
+    .bind(id)
+    .bind(business_partner)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("checking a choice")?;
+    if found.is_none() {
+        return Err(DomainError::invalid(field, "unknown_choice").into());
+    }
+    Ok(())
+}
+
+async fn insert_entry(
+    tx: &mut Transaction<'_, Any>,
+    ticket: Id,
+    kind: EntryKind,
+    author: Option<Id>,
+    body: &str,
+    now: Timestamp,
+) -> Result<Id> {
+    sqlx::query(
+        "INSERT INTO entries (ticket_id, kind, author_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(ticket)
+    .bind(kind.code())
+    .bind(author)
+    .bind(body.trim())
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+    .context("adding an entry")?
+    .try_get("id")
+    .context("adding an entry")
+}
+
+async fn insert_attachments(
+    tx: &mut Transaction<'_, Any>,
+    ticket: Id,
+    entry: Option<Id>,
+    uploaded_by: Id,
+    attachments: &[NewAttachment],
+    now: Timestamp,
+) -> Result<()> {
+    for a in attachments {
+        sqlx::query(
+            "INSERT INTO attachments (ticket_id, entry_id, file_name, content_type, size, \
+             storage_key, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(ticket)
+        .bind(entry)
+        .bind(&a.file_name)
+        .bind(&a.content_type)
+        .bind(a.size)
+        .bind(&a.storage_key)
+        .bind(uploaded_by)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .context("recording an attachment")?;
+    }
+    Ok(())
+}
