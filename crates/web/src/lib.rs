@@ -1,1 +1,108 @@
+//! The web layer of Ticketwerk: the customer portal and the desk, served
+//! as plain HTML forms that work without JavaScript. Handlers are thin:
+//! extract, ask the domain (through `access`) and storage, render.
 
+mod error;
+mod i18n;
+mod render;
+mod routes;
+mod security;
+mod session;
+
+use std::sync::Arc;
+
+use ticketwerk_storage::{FileStore, Store};
+
+pub use error::WebError;
+pub use routes::{ROUTES, router};
+
+/// What an operator configures about the web side.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The provider's name, shown in the title and the authenticator app.
+    pub provider_name: String,
+    /// Where persons write to change data they may not change themselves.
+    pub office_email: String,
+    /// The provider's privacy policy.
+    pub privacy_url: String,
+    /// Cookies without `Secure`, for plain HTTP. Only honoured when the
+    /// server listens on loopback.
+    pub insecure_cookies: bool,
+    /// The largest attachment accepted, in bytes.
+    pub max_attachment_bytes: usize,
+    /// A session ends after this many seconds without a request.
+    pub session_idle_secs: i64,
+    /// A session ends this many seconds after sign-in, used or not.
+    pub session_max_secs: i64,
+    /// The time zone times are shown in, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            provider_name: "Ticketwerk".into(),
+            office_email: "office@example.com".into(),
+            privacy_url: "/privacy".into(),
+            insecure_cookies: false,
+            max_attachment_bytes: 20 * 1024 * 1024,
+            session_idle_secs: 30 * 60,
+            session_max_secs: 12 * 60 * 60,
+            time_zone: "Europe/Berlin".into(),
+        }
+    }
+}
+
+/// The shared state of all requests.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    files: FileStore,
+    settings: Settings,
+    templates: render::Templates,
+}
+
+impl App {
+    pub fn new(store: Store, files: FileStore, settings: Settings) -> anyhow::Result<Self> {
+        let templates = render::Templates::load(&settings)?;
+        Ok(Self { inner: Arc::new(Inner { store, files, settings, templates }) })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn files(&self) -> &FileStore {
+        &self.inner.files
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    fn templates(&self) -> &render::Templates {
+        &self.inner.templates
+    }
+}
+
+/// Serves the portal on a bound listener until the process is stopped.
+pub async fn serve(listener: tokio::net::TcpListener, app: App) -> anyhow::Result<()> {
+    let local = listener.local_addr()?;
+    let mut app = app;
+    if app.settings().insecure_cookies && !local.ip().is_loopback() {
+        tracing::warn!(target: "security", %local, "insecure cookies refused off loopback");
+        let mut settings = app.settings().clone();
+        settings.insecure_cookies = false;
+        app = App::new(app.store().clone(), app.files().clone(), settings)?;
+    }
+    let sweeper = app.clone();
+    tokio::spawn(async move { session::sweep_expired(sweeper).await });
+    tracing::info!(%local, "listening");
+    axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Pages from minijinja templates compiled into the binary, with the
+//! translation function `t` and time formatting in the configured zone.
+
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::value::Value;
+use minijinja::{Environment, State};
+
+use crate::error::ErrorPage;
+use crate::i18n::{self, Lang};
+use crate::{App, Settings};
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+/// Every template, compiled in so the binary stands alone.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("second_factor.html", include_str!("../templates/second_factor.html")),
+    ("enrol.html", include_str!("../templates/enrol.html")),
+    ("recovery_codes.html", include_str!("../templates/recovery_codes.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("catalog.html", include_str!("../templates/catalog.html")),
+    ("ticket_new.html", include_str!("../templates/ticket_new.html")),
+    ("ticket.html", include_str!("../templates/ticket.html")),
+    ("ticket_edit.html", include_str!("../templates/ticket_edit.html")),
+    ("privacy.html", include_str!("../templates/privacy.html")),
+    ("tiles.html", include_str!("../templates/tiles.html")),
+];
+
+fn lang_of(state: &State) -> Lang {
+    state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::parse)).unwrap_or_default()
+}
+
+impl Templates {
+    pub fn load(settings: &Settings) -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        env.add_function("t", |state: &State, key: &str| i18n::text(lang_of(state), key));
+        // `t_or(key, fallback)`: for keys built from data, such as an
+        // entry kind, falling back to the raw value.
+        env.add_function("has_t", |state: &State, key: &str| i18n::has(lang_of(state), key));
+        let zone = jiff::tz::TimeZone::get(&settings.time_zone)
+            .map_err(|e| anyhow::anyhow!("unknown time zone {}: {e}", settings.time_zone))?;
+        env.add_filter("dt", move |state: &State, ts: i64| -> String {
+            let Ok(at) = jiff::Timestamp::from_second(ts) else { return String::new() };
+            let local = at.to_zoned(zone.clone());
+            match lang_of(state) {
+                Lang::De => local.strftime("%d.%m.%Y %H:%M").to_string(),
+                Lang::En => local.strftime("%Y-%m-%d %H:%M").to_string(),
+            }
+        });
+        env.add_filter("filesize", |bytes: i64| -> String {
+            match bytes {
+                b if b < 1024 => format!("{b} B"),
+                b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+                b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+            }
+        });
+        Ok(Self { env })
+    }
+
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(name)?.render(ctx)
+    }
+}
+
+impl App {
+    /// Renders a page; a template error is a defect and answers 500.
+    pub(crate) fn page(&self, name: &str, ctx: Value) -> Response {
+        match self.templates().render(name, ctx) {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => crate::WebError::Internal(anyhow::anyhow!("template {name}: {e:#}"))
+                .into_response(),
+        }
+    }
+
+    /// The context every page shares.
+    pub(crate) fn chrome(&self, lang: Lang) -> Value {
+        let s = self.settings();
+        minijinja::context! {
+            lang => lang.code(),
+            provider => s.provider_name,
+            office_email => s.office_email,
+            privacy_url => s.privacy_url,
+        }
+    }
+}
+
+/// The language of a request before anyone is known: the chosen cookie,
+/// then the browser's preference, then German.
+pub fn request_lang(headers: &HeaderMap) -> Lang {
+    crate::session::cookie(headers, crate::session::LANG_COOKIE)
+        .and_then(|v| Lang::parse(&v))
+        .or_else(|| {
+            headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or_default()
+}
+
+/// Turns error responses into pages in the person's language.
+pub async fn render_errors(
+    axum::extract::State(app): axum::extract::State<App>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let lang = request_lang(request.headers());
+    let response = next.run(request).await;
+    let Some(ErrorPage(key)) = response.extensions().get::<ErrorPage>().cloned() else {
+        return response;
+    };
+    let status = response.status();
+    let ctx = minijinja::context! { ..app.chrome(lang), ..minijinja::context! {
+        message_key => key,
+        status => status.as_u16(),
+    }};
+    let mut page = app.page("error.html", ctx);
+    *page.status_mut() = status;
+    page
+}

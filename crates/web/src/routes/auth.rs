@@ -1,0 +1,303 @@
+//! Sign-in: password, then a TOTP code (or enrolment at first sign-in),
+//! each step on a fresh session token; logout.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use ticketwerk_domain::auth::{
+    self, MAX_SECOND_FACTOR_FAILURES, THROTTLE_ACCOUNT_ADDRESS, THROTTLE_ADDRESS, TotpSecret,
+};
+use ticketwerk_domain::{Email, Id};
+use ticketwerk_storage::SessionStage;
+
+use crate::i18n::Lang;
+use crate::render::request_lang;
+use crate::session::{self, Current, LOGIN_CSRF_COOKIE, Pending, now};
+use crate::{App, WebError};
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Records a security event in the audit log and the structured log.
+async fn security_event(app: &App, person: Option<Id>, event: &'static str, detail: &str) {
+    tracing::info!(target: "security", event, person, detail);
+    if let Err(e) = app.store().audit(now(), person, event, detail).await {
+        tracing::error!(error = ?e, event, "writing the audit log failed");
+    }
+}
+
+fn login_form(app: &App, lang: Lang, email: &str, error: Option<&str>, status: StatusCode)
+-> Response {
+    let token = auth::new_token();
+    let ctx = minijinja::context! { ..app.chrome(lang), ..minijinja::context! {
+        login_csrf => token,
+        email => email,
+        error => error,
+    }};
+    let mut page = app.page("login.html", ctx);
+    *page.status_mut() = status;
+    page.headers_mut()
+        .append(header::SET_COOKIE, session::set_cookie(app, LOGIN_CSRF_COOKIE, &token, None));
+    page
+}
+
+pub async fn login_page(State(app): State<App>, current: Option<Current>, headers: HeaderMap)
+-> Response {
+    if current.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    login_form(&app, request_lang(&headers), "", None, StatusCode::OK)
+}
+
+pub async fn login(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    session::check_login_csrf(&headers, &form.csrf)?;
+    let lang = request_lang(&headers);
+    let now = now();
+    let address_key = format!("address:{}", peer.ip());
+    let pair_key = format!("account:{}|{}", form.email.trim().to_lowercase(), peer.ip());
+    let store = app.store();
+    let blocked = match store.throttled_until(&address_key, THROTTLE_ADDRESS, now).await? {
+        Some(until) => Some(until),
+        None => store.throttled_until(&pair_key, THROTTLE_ACCOUNT_ADDRESS, now).await?,
+    };
+    if blocked.is_some() {
+        security_event(&app, None, "sign_in_throttled", &peer.ip().to_string()).await;
+        return Ok(login_form(
+            &app,
+            lang,
+            &form.email,
+            Some("login.throttled"),
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
+    }
+    let credentials = match Email::parse(&form.email) {
+        Ok(email) => store.credentials(&email).await?,
+        Err(_) => None,
+    };
+    let hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
+    // Verify against a dummy hash for unknown accounts, so the answer
+    // takes as long either way.
+    let password_ok = auth::verify_password(&form.password, hash.unwrap_or(auth::dummy_password_hash()))
+        && hash.is_some();
+    let person = credentials.filter(|c| password_ok && c.person.active);
+    let Some(c) = person else {
+        store.record_failure(&address_key, THROTTLE_ADDRESS, now).await?;
+        store.record_failure(&pair_key, THROTTLE_ACCOUNT_ADDRESS, now).await?;
+        security_event(&app, None, "sign_in_failed", &peer.ip().to_string()).await;
+        return Ok(login_form(
+            &app,
+            lang,
+            &form.email,
+            Some("login.failed"),
+            StatusCode::UNAUTHORIZED,
+        ));
+    };
+    store.clear_failures(&pair_key).await?;
+    let (stage, next) = if c.totp_secret.is_some() {
+        (SessionStage::SecondFactor, "/login/second-factor")
+    } else {
+        (SessionStage::Enrol, "/login/enrol")
+    };
+    let cookie = session::begin(&app, &headers, c.person.id, stage).await?;
+    security_event(&app, Some(c.person.id), "password_accepted", "").await;
+    let mut response = Redirect::to(next).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response.headers_mut().append(header::SET_COOKIE, session::clear_cookie(&app, LOGIN_CSRF_COOKIE));
+    Ok(response)
+}
+
+fn code_page(app: &App, pending: &Pending, template: &str, extra: minijinja::Value, status: StatusCode)
+-> Response {
+    let ctx = minijinja::context! { ..app.chrome(pending.lang), ..minijinja::context! {
+        csrf => pending.session.csrf_token,
+    }, ..extra };
+    let mut page = app.page(template, ctx);
+    *page.status_mut() = status;
+    page
+}
+
+pub async fn second_factor_page(State(app): State<App>, pending: Pending) -> Response {
+    if pending.session.stage != SessionStage::SecondFactor {
+        return Redirect::to("/login/enrol").into_response();
+    }
+    code_page(&app, &pending, "second_factor.html", minijinja::context! {}, StatusCode::OK)
+}
+
+/// A wrong second factor: counted on the pending session; the fifth ends it.
+async fn wrong_code(app: &App, pending: &Pending, headers: &HeaderMap, template: &str,
+    extra: minijinja::Value) -> Result<Response, WebError> {
+    let failures = app.store().count_second_factor_failure(&pending.session.token_hash).await?;
+    security_event(app, Some(pending.session.person), "second_factor_failed", "").await;
+    if failures >= MAX_SECOND_FACTOR_FAILURES {
+        app.store().delete_session(&pending.session.token_hash).await?;
+        security_event(app, Some(pending.session.person), "second_factor_lockout", "").await;
+        let mut page = login_form(
+            app,
+            request_lang(headers),
+            "",
+            Some("login.too_many_codes"),
+            StatusCode::UNAUTHORIZED,
+        );
+        page.headers_mut().append(header::SET_COOKIE, session::clear_cookie(app, session::SESSION_COOKIE));
+        return Ok(page);
+    }
+    let extra = minijinja::context! { ..extra, ..minijinja::context! {
+        error => "login.wrong_code",
+        attempts_left => MAX_SECOND_FACTOR_FAILURES - failures,
+    }};
+    Ok(code_page(app, pending, template, extra, StatusCode::UNAUTHORIZED))
+}
+
+/// Both factors done: a new session token at full stage.
+async fn complete(app: &App, headers: &HeaderMap, person: Id) -> Result<axum::http::HeaderValue, WebError> {
+    let cookie = session::begin(app, headers, person, SessionStage::Full).await?;
+    security_event(app, Some(person), "sign_in", "").await;
+    Ok(cookie)
+}
+
+pub async fn second_factor(
+    State(app): State<App>,
+    pending: Pending,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    pending.check_csrf(&form.csrf)?;
+    if pending.session.stage != SessionStage::SecondFactor {
+        return Ok(Redirect::to("/login/enrol").into_response());
+    }
+    let person = pending.session.person;
+    let c = app.store().credentials_by_id(person).await?.ok_or(WebError::SignIn)?;
+    let secret = c.totp_secret.as_deref().and_then(TotpSecret::from_base32).ok_or(WebError::SignIn)?;
+    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let accepted = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        match secret.verify(&code, now(), c.totp_last_step) {
+            Ok(step) => app.store().claim_totp_step(person, step).await?,
+            Err(auth::TotpRefusal::Replayed) => {
+                security_event(&app, Some(person), "totp_replay_refused", "").await;
+                false
+            }
+            Err(auth::TotpRefusal::Wrong) => false,
+        }
+    } else {
+        let used = app.store().use_recovery_code(person, &auth::hash_recovery_code(&code), now()).await?;
+        if used {
+            security_event(&app, Some(person), "recovery_code_used", "").await;
+        }
+        used
+    };
+    if !accepted {
+        return wrong_code(&app, &pending, &headers, "second_factor.html", minijinja::context! {}).await;
+    }
+    let cookie = complete(&app, &headers, person).await?;
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// The enrolment page: a QR code of the secret and the secret as text.
+async fn enrol_context(app: &App, person: Id) -> Result<minijinja::Value, WebError> {
+    let c = app.store().credentials_by_id(person).await?.ok_or(WebError::SignIn)?;
+    let secret = match c.totp_pending_secret.as_deref().and_then(TotpSecret::from_base32) {
+        Some(s) => s,
+        None => {
+            let s = TotpSecret::generate();
+            app.store().set_pending_totp(person, &s.to_base32()).await?;
+            s
+        }
+    };
+    let uri = secret.otpauth_uri(&app.settings().provider_name, c.person.email.as_str());
+    let svg = qrcode::QrCode::new(uri.as_bytes())
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("QR code: {e}")))?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(220, 220)
+        .build();
+    let svg = svg.find("<svg").map(|i| svg[i..].to_string()).unwrap_or_default();
+    let base32 = secret.to_base32();
+    let grouped: Vec<String> =
+        base32.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    Ok(minijinja::context! {
+        qr_svg => minijinja::Value::from_safe_string(svg),
+        secret => grouped.join(" "),
+        account => c.person.email,
+    })
+}
+
+pub async fn enrol_page(State(app): State<App>, pending: Pending) -> Result<Response, WebError> {
+    if pending.session.stage != SessionStage::Enrol {
+        return Ok(Redirect::to("/login/second-factor").into_response());
+    }
+    let extra = enrol_context(&app, pending.session.person).await?;
+    Ok(code_page(&app, &pending, "enrol.html", extra, StatusCode::OK))
+}
+
+pub async fn enrol(
+    State(app): State<App>,
+    pending: Pending,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    pending.check_csrf(&form.csrf)?;
+    if pending.session.stage != SessionStage::Enrol {
+        return Ok(Redirect::to("/login/second-factor").into_response());
+    }
+    let person = pending.session.person;
+    let c = app.store().credentials_by_id(person).await?.ok_or(WebError::SignIn)?;
+    let secret = c.totp_pending_secret.as_deref().and_then(TotpSecret::from_base32);
+    let step = secret.and_then(|s| s.verify(&form.code, now(), None).ok());
+    let Some(step) = step else {
+        let extra = enrol_context(&app, person).await?;
+        return wrong_code(&app, &pending, &headers, "enrol.html", extra).await;
+    };
+    let codes = auth::generate_recovery_codes();
+    let hashes: Vec<String> = codes.iter().map(|c| auth::hash_recovery_code(c)).collect();
+    if !app.store().confirm_totp(person, step, &hashes).await? {
+        return Err(WebError::SignIn);
+    }
+    security_event(&app, Some(person), "second_factor_enrolled", "totp").await;
+    let cookie = complete(&app, &headers, person).await?;
+    let ctx = minijinja::context! { ..app.chrome(pending.lang), ..minijinja::context! {
+        codes => codes,
+    }};
+    let mut page = app.page("recovery_codes.html", ctx);
+    page.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(page)
+}
+
+#[derive(serde::Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(State(app): State<App>, current: Current, Form(form): Form<LogoutForm>)
+-> Result<Response, WebError> {
+    current.check_csrf(&form.csrf)?;
+    app.store().delete_session(&current.session.token_hash).await?;
+    security_event(&app, Some(current.person.id), "sign_out", "").await;
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().append(header::SET_COOKIE, session::clear_cookie(&app, session::SESSION_COOKIE));
+    Ok(response)
+}

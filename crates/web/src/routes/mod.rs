@@ -1,0 +1,87 @@
+//! The router: every route of the product in one list.
+
+mod auth;
+mod health;
+mod portal;
+mod tickets;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::App;
+
+/// Every route and the method it answers, in one list: the router is
+/// built from it, and the authorisation tests walk it.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/static/{file}"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/login/second-factor"),
+    ("POST", "/login/second-factor"),
+    ("GET", "/login/enrol"),
+    ("POST", "/login/enrol"),
+    ("POST", "/logout"),
+    ("GET", "/language/{lang}"),
+    ("GET", "/privacy"),
+    ("GET", "/"),
+    ("GET", "/catalog/{name}"),
+    ("GET", "/tickets/new"),
+    ("POST", "/tickets/new"),
+    ("GET", "/tickets/{number}"),
+    ("POST", "/tickets/{number}/entries"),
+    ("GET", "/tickets/{number}/edit"),
+    ("POST", "/tickets/{number}/edit"),
+    ("POST", "/tickets/{number}/system"),
+    ("POST", "/tickets/{number}/classify"),
+    ("POST", "/tickets/{number}/status"),
+    ("GET", "/tickets/{number}/attachments/{id}"),
+];
+
+pub fn router(app: App) -> Router {
+    // Room for several attachments of the configured size plus the form.
+    let upload_limit = app.settings().max_attachment_bytes.saturating_mul(10) + (1 << 20);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/static/{file}", get(portal::static_file))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/login/second-factor", get(auth::second_factor_page).post(auth::second_factor))
+        .route("/login/enrol", get(auth::enrol_page).post(auth::enrol))
+        .route("/logout", post(auth::logout))
+        .route("/language/{lang}", get(portal::language))
+        .route("/privacy", get(portal::privacy))
+        .route("/", get(portal::home))
+        .route("/catalog/{name}", get(portal::catalog))
+        .route("/tickets/new", get(tickets::new_page).post(tickets::create))
+        .route("/tickets/{number}", get(tickets::view))
+        .route("/tickets/{number}/entries", post(tickets::add_entry))
+        .route("/tickets/{number}/edit", get(tickets::edit_page).post(tickets::edit))
+        .route("/tickets/{number}/system", post(tickets::assign_system))
+        .route("/tickets/{number}/classify", post(tickets::classify))
+        .route("/tickets/{number}/status", post(tickets::set_status))
+        .route("/tickets/{number}/attachments/{id}", get(tickets::download))
+        .fallback(|| async { crate::WebError::NotFound })
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(middleware::from_fn(crate::security::same_origin))
+        .layer(middleware::from_fn_with_state(app.clone(), crate::render::render_errors))
+        .layer(middleware::from_fn(crate::security::headers))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(app)
+}
+
+/// One span per request, with a request id; no query strings (they may
+/// carry search terms) and no cookies.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = ticketwerk_domain::auth::new_token();
+    tracing::info_span!(
+        "request",
+        id = %&id[..12],
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
+}

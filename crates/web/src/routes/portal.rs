@@ -1,0 +1,165 @@
+//! Home, catalogs, privacy, language and static files.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use ticketwerk_domain::Catalog;
+use ticketwerk_storage::{SortKey, TicketQuery};
+
+use crate::i18n::Lang;
+use crate::render::request_lang;
+use crate::session::{self, Current, LANG_COOKIE};
+use crate::{App, WebError};
+
+/// Rows per catalog page.
+const PAGE_SIZE: i64 = 25;
+
+/// The catalogs by their URL names.
+const CATALOGS: &[(&str, Catalog)] = &[
+    ("my-open", Catalog::MyOpen),
+    ("my-closed", Catalog::MyClosed),
+    ("partner-open", Catalog::PartnerOpen),
+    ("partner-closed", Catalog::PartnerClosed),
+    ("desk-new", Catalog::DeskNewCalls),
+    ("desk-open", Catalog::DeskOpen),
+    ("desk-closed", Catalog::DeskClosed),
+];
+
+/// The tiles of the home page a person may use, in the manual's order.
+fn tiles(current: &Current) -> Vec<(&'static str, &'static str)> {
+    let mut tiles = Vec::new();
+    if !current.viewer.agent {
+        tiles.push(("tile.new_for_me", "/tickets/new"));
+    }
+    for (name, catalog) in CATALOGS {
+        if current.viewer.catalog(*catalog).is_some() {
+            tiles.push((tile_key(name), *name));
+        }
+    }
+    tiles
+}
+
+fn tile_key(catalog: &str) -> &'static str {
+    match catalog {
+        "my-open" => "tile.my_open",
+        "my-closed" => "tile.my_closed",
+        "partner-open" => "tile.partner_open",
+        "partner-closed" => "tile.partner_closed",
+        "desk-new" => "tile.desk_new",
+        "desk-open" => "tile.desk_open",
+        _ => "tile.desk_closed",
+    }
+}
+
+fn tile_values(current: &Current) -> Vec<minijinja::Value> {
+    tiles(current)
+        .into_iter()
+        .map(|(key, target)| {
+            let href =
+                if target.starts_with('/') { target.to_string() } else { format!("/catalog/{target}") };
+            minijinja::context! { key => key, href => href, name => target }
+        })
+        .collect()
+}
+
+pub async fn home(State(app): State<App>, current: Current) -> Response {
+    let ctx = minijinja::context! { ..current.chrome(&app), ..minijinja::context! {
+        tiles => tile_values(&current),
+    }};
+    app.page("home.html", ctx)
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct CatalogParams {
+    sort: Option<String>,
+    dir: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+}
+
+pub async fn catalog(
+    State(app): State<App>,
+    current: Current,
+    Path(name): Path<String>,
+    Query(params): Query<CatalogParams>,
+) -> Result<Response, WebError> {
+    let catalog = CATALOGS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
+    let (scope, status) = catalog.and_then(|c| current.viewer.catalog(c)).ok_or(WebError::NotFound)?;
+    let sort = params.sort.as_deref().and_then(SortKey::parse).unwrap_or(SortKey::Updated);
+    let descending = params.dir.as_deref() != Some("asc");
+    let search = params.q.clone().filter(|q| !q.trim().is_empty());
+    let query = TicketQuery {
+        scope,
+        status,
+        sort,
+        descending,
+        search: search.clone(),
+        after: params.after.clone(),
+        limit: PAGE_SIZE,
+    };
+    let page = app.store().list_tickets(&query).await?;
+    let columns: Vec<minijinja::Value> = SortKey::ALL
+        .iter()
+        .map(|k| minijinja::context! { key => k.code(), active => *k == sort })
+        .collect();
+    let ctx = minijinja::context! { ..current.chrome(&app), ..minijinja::context! {
+        tiles => tile_values(&current),
+        catalog => name,
+        title_key => tile_key(&name),
+        tickets => page.items,
+        next => page.next,
+        first_page => params.after.is_some(),
+        sort => sort.code(),
+        dir => if descending { "desc" } else { "asc" },
+        q => search.unwrap_or_default(),
+        columns => columns,
+        show_partner => current.viewer.agent || current.viewer.memberships.len() > 1,
+    }};
+    Ok(app.page("catalog.html", ctx))
+}
+
+pub async fn privacy(State(app): State<App>, current: Option<Current>, headers: HeaderMap)
+-> Response {
+    let ctx = match &current {
+        Some(c) => c.chrome(&app),
+        None => app.chrome(request_lang(&headers)),
+    };
+    app.page("privacy.html", ctx)
+}
+
+#[derive(serde::Deserialize)]
+pub struct Back {
+    back: Option<String>,
+}
+
+/// Chooses the language of the pages. Only a cookie is set, so this is
+/// safe as a plain link; the return address must be a local path.
+pub async fn language(State(app): State<App>, Path(lang): Path<String>, Query(q): Query<Back>)
+-> Result<Response, WebError> {
+    let lang = Lang::parse(&lang).ok_or(WebError::NotFound)?;
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/".to_string());
+    let mut response = Redirect::to(&back).into_response();
+    let year = 365 * 24 * 3600;
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, session::set_cookie(&app, LANG_COOKIE, lang.code(), Some(year)));
+    Ok(response)
+}
+
+/// Vendored front-end files, compiled in.
+pub async fn static_file(Path(file): Path<String>) -> Result<Response, WebError> {
+    let (body, kind): (&'static str, &str) = match file.as_str() {
+        "app.css" => (include_str!("../../static/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (include_str!("../../static/app.js"), "text/javascript; charset=utf-8"),
+        _ => return Err(WebError::NotFound),
+    };
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,634 @@
+//! Tickets: create, view, add entries, edit the initial report, assign a
+//! system, download attachments, and the desk's actions. Every handler
+//! asks the viewer's access rules before it reads or writes anything.
+
+use std::collections::HashMap;
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use ticketwerk_domain::model::{NewAttachment, NewTicket, Ticket};
+use ticketwerk_domain::{
+    DomainError, EntryKind, Id, Impact, TicketKind, TicketNumber, TicketStatus, TicketType,
+    Urgency,
+};
+
+use crate::session::{Current, now};
+use crate::{App, WebError};
+
+const MAX_SHORT_TEXT: usize = 200;
+const MAX_TEXT: usize = 50_000;
+const MAX_REFERENCE: usize = 100;
+const MAX_FILES: usize = 10;
+
+/// A file from a form, not yet stored.
+struct Upload {
+    file_name: String,
+    content_type: String,
+    bytes: Vec<u8>,
+}
+
+/// A submitted multipart form: its text fields and its files.
+#[derive(Default)]
+struct Submitted {
+    fields: HashMap<String, String>,
+    files: Vec<Upload>,
+    /// A file over the size limit or one too many, by message key.
+    file_error: Option<&'static str>,
+}
+
+impl Submitted {
+    fn get(&self, name: &str) -> &str {
+        self.fields.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Keeps only the last path component of a browser-supplied file name and
+/// drops control characters; the name is only ever shown, never a path.
+fn clean_file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').to_string();
+    if trimmed.is_empty() { "file".to_string() } else { trimmed }
+}
+
+async fn read_multipart(app: &App, mut multipart: Multipart) -> Result<Submitted, WebError> {
+    let max = app.settings().max_attachment_bytes;
+    let mut out = Submitted::default();
+    while let Some(field) = multipart.next_field().await.map_err(|_| WebError::TooLarge)? {
+        let name = field.name().unwrap_or("").to_string();
+        if let Some(file_name) = field.file_name().map(clean_file_name) {
+            let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+            let bytes = field.bytes().await.map_err(|_| WebError::TooLarge)?;
+            if bytes.is_empty() {
+                continue; // an empty file input
+            }
+            if bytes.len() > max {
+                out.file_error = Some("form.file_too_large");
+            } else if out.files.len() >= MAX_FILES {
+                out.file_error = Some("form.too_many_files");
+            } else {
+                out.files.push(Upload { file_name, content_type, bytes: bytes.to_vec() });
+            }
+        } else {
+            let text = field.text().await.map_err(|_| WebError::BadRequest)?;
+            out.fields.insert(name, text);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes uploads to the file store; on failure removes what was written.
+async fn store_files(app: &App, uploads: &[Upload]) -> Result<Vec<NewAttachment>, WebError> {
+    let mut stored = Vec::new();
+    for u in uploads {
+        match app.files().put(&u.bytes).await {
+            Ok(key) => stored.push(NewAttachment {
+                file_name: u.file_name.clone(),
+                content_type: u.content_type.clone(),
+                size: u.bytes.len() as i64,
+                storage_key: key,
+            }),
+            Err(e) => {
+                discard_files(app, &stored).await;
+                return Err(WebError::Internal(e.into()));
+            }
+        }
+    }
+    Ok(stored)
+}
+
+async fn discard_files(app: &App, stored: &[NewAttachment]) {
+    for a in stored {
+        app.files().delete(&a.storage_key).await;
+    }
+}
+
+/// Looks a ticket up by number for this viewer: missing and out of scope
+/// are the same 404.
+async fn visible_ticket(app: &App, current: &Current, number: &str) -> Result<Ticket, WebError> {
+    let number: TicketNumber = number.parse().map_err(|_| WebError::NotFound)?;
+    let ticket = app.store().ticket_by_number(&number).await?.ok_or(WebError::NotFound)?;
+    if !current.viewer.may_see_ticket(&ticket.parties()) {
+        return Err(WebError::NotFound);
+    }
+    Ok(ticket)
+}
+
+fn year_of(ts: i64) -> i32 {
+    jiff::Timestamp::from_second(ts)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).year() as i32)
+        .unwrap_or(1970)
+}
+
+fn options<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| code(*v)).collect()
+}
+
+// ---- Create ---------------------------------------------------------------
+
+async fn new_ticket_page(
+    app: &App,
+    current: &Current,
+    values: &HashMap<String, String>,
+    errors: &HashMap<&'static str, &'static str>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let partners = app.store().business_partners_of(current.person.id).await?;
+    let mut services = Vec::new();
+    let mut systems = Vec::new();
+    for bp in &partners {
+        services.push(minijinja::context! {
+            partner => bp.name, items => app.store().services_of(bp.id).await?,
+        });
+        systems.push(minijinja::context! {
+            partner => bp.name, items => app.store().systems_of(bp.id).await?,
+        });
+    }
+    let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
+        partners => partners,
+        services => services,
+        systems => systems,
+        impacts => options(Impact::ALL, Impact::code),
+        urgencies => options(Urgency::ALL, Urgency::code),
+        types => options(TicketType::ALL, TicketType::code),
+        values => values,
+        errors => errors,
+        person_name => current.person.name,
+        max_size => app.settings().max_attachment_bytes as i64,
+    }};
+    let mut page = app.page("ticket_new.html", ctx);
+    *page.status_mut() = status;
+    Ok(page)
+}
+
+pub async fn new_page(State(app): State<App>, current: Current) -> Result<Response, WebError> {
+    if current.viewer.agent || current.viewer.memberships.is_empty() {
+        return Err(WebError::NotFound);
+    }
+    new_ticket_page(&app, &current, &HashMap::new(), &HashMap::new(), StatusCode::OK).await
+}
+
+fn parse_id(raw: &str) -> Result<Option<Id>, ()> {
+    let raw = raw.trim();
+    if raw.is_empty() { Ok(None) } else { raw.parse().map(Some).map_err(|_| ()) }
+}
+
+/// Checks a submitted new ticket; every problem is named by its field.
+fn validate_new(current: &Current, form: &Submitted)
+-> Result<NewTicket, HashMap<&'static str, &'static str>> {
+    let mut errors = HashMap::new();
+    let required = |name: &'static str, max: usize, errors: &mut HashMap<_, _>| {
+        let v = form.get(name).trim();
+        if v.is_empty() {
+            errors.insert(name, "form.required");
+        } else if v.chars().count() > max {
+            errors.insert(name, "form.too_long");
+        }
+        v.to_string()
+    };
+    let short_text = required("short_text", MAX_SHORT_TEXT, &mut errors);
+    let description = required("description", MAX_TEXT, &mut errors);
+    let reference = form.get("reference").trim().to_string();
+    if reference.chars().count() > MAX_REFERENCE {
+        errors.insert("reference", "form.too_long");
+    }
+    let mut choice = |name: &'static str| -> Option<&str> {
+        let v = form.get(name);
+        if v.is_empty() {
+            errors.insert(name, "form.required");
+            None
+        } else {
+            Some(v)
+        }
+    };
+    let impact = choice("impact").map(|v| v.parse::<Impact>().ok());
+    let urgency = choice("urgency").map(|v| v.parse::<Urgency>().ok());
+    let ticket_type = choice("ticket_type").map(|v| v.parse::<TicketType>().ok());
+    // The business partner comes from the person's own memberships: with
+    // one, it is that one whatever the form says; with several, the
+    // chosen one must be among them.
+    let partner = match current.viewer.memberships.as_slice() {
+        [only] => Some(only.business_partner),
+        _ => parse_id(form.get("business_partner_id"))
+            .ok()
+            .flatten()
+            .filter(|id| current.viewer.is_member_of(*id)),
+    };
+    if partner.is_none() {
+        errors.insert("business_partner_id", "form.required");
+    }
+    let service_id = parse_id(form.get("service_id")).unwrap_or_else(|_| {
+        errors.insert("service_id", "form.unknown_choice");
+        None
+    });
+    let system_id = parse_id(form.get("system_id")).unwrap_or_else(|_| {
+        errors.insert("system_id", "form.unknown_choice");
+        None
+    });
+    if let Some(key) = form.file_error {
+        errors.insert("files", key);
+    }
+    for (name, value) in
+        [("impact", impact.map(|r| r.is_some())), ("urgency", urgency.map(|r| r.is_some())),
+         ("ticket_type", ticket_type.map(|r| r.is_some()))]
+    {
+        if value == Some(false) {
+            errors.insert(name, "form.unknown_choice");
+        }
+    }
+    match (partner, impact, urgency, ticket_type) {
+        (Some(bp), Some(Some(impact)), Some(Some(urgency)), Some(Some(ticket_type)))
+            if errors.is_empty() =>
+        {
+            Ok(NewTicket {
+                business_partner_id: bp,
+                reported_by: current.person.id,
+                reported_for: current.person.id,
+                reference,
+                short_text,
+                description,
+                impact,
+                urgency,
+                ticket_type,
+                service_id,
+                system_id,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+pub async fn create(State(app): State<App>, current: Current, multipart: Multipart)
+-> Result<Response, WebError> {
+    let form = read_multipart(&app, multipart).await?;
+    current.check_csrf(form.get("csrf"))?;
+    if current.viewer.agent {
+        return Err(WebError::NotFound);
+    }
+    let new = match validate_new(&current, &form) {
+        Ok(new) => new,
+        Err(mut errors) => {
+            if !form.files.is_empty() && !errors.contains_key("files") {
+                errors.insert("files", "form.files_again");
+            }
+            return new_ticket_page(&app, &current, &form.fields, &errors, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
+        }
+    };
+    if !current.viewer.may_create_ticket(new.business_partner_id, new.reported_for, false) {
+        return Err(WebError::NotFound);
+    }
+    let stored = store_files(&app, &form.files).await?;
+    let now = now();
+    match app.store().create_ticket(&new, &stored, year_of(now), now).await {
+        Ok((_, number)) => {
+            tracing::info!(ticket = %number, "ticket created");
+            Ok(Redirect::to(&format!("/tickets/{number}?created=1")).into_response())
+        }
+        Err(e) => {
+            discard_files(&app, &stored).await;
+            match e {
+                ticketwerk_storage::StorageError::Domain(DomainError::Invalid(fields)) => {
+                    let mut errors: HashMap<&'static str, &'static str> =
+                        fields.iter().map(|f| (f.field, "form.unknown_choice")).collect();
+                    if !form.files.is_empty() {
+                        errors.insert("files", "form.files_again");
+                    }
+                    new_ticket_page(&app, &current, &form.fields, &errors, StatusCode::UNPROCESSABLE_ENTITY)
+                        .await
+                }
+                other => Err(other.into()),
+            }
+        }
+    }
+}
+
+// ---- View -----------------------------------------------------------------
+
+#[derive(serde::Deserialize, Default)]
+pub struct ViewParams {
+    created: Option<String>,
+}
+
+/// What the entry form held when it was refused, so nothing typed is lost.
+#[derive(Default)]
+struct EntryDraft {
+    kind: String,
+    body: String,
+    error: Option<&'static str>,
+    files_again: bool,
+}
+
+async fn ticket_page(
+    app: &App,
+    current: &Current,
+    ticket: &Ticket,
+    draft: &EntryDraft,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let kinds = current.viewer.visible_entry_kinds();
+    let entries = app.store().entries(ticket.id, &kinds).await?;
+    let attachments = app.store().attachments(ticket.id, &kinds).await?;
+    let systems = app.store().systems_of(ticket.business_partner_id).await?;
+    let writable: Vec<&str> =
+        EntryKind::ALL.iter().filter(|k| current.viewer.may_write_entry(**k)).map(|k| k.code()).collect();
+    let report_editable = current.viewer.may_edit_report(&ticket.parties(), ticket.kind).is_ok()
+        && ticket.status != TicketStatus::Closed;
+    let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
+        ticket => ticket,
+        entries => entries,
+        attachments => attachments,
+        systems => systems,
+        entry_kinds => writable,
+        closed => ticket.status == TicketStatus::Closed,
+        report_editable => report_editable,
+        desk => current.viewer.may_work_tickets(),
+        classify_kinds => ["incident", "service_request"],
+        statuses => options(TicketStatus::ALL, TicketStatus::code),
+        draft => minijinja::context! {
+            kind => draft.kind, body => draft.body, error => draft.error,
+            files_again => draft.files_again,
+        },
+        notice => notice,
+        max_size => app.settings().max_attachment_bytes as i64,
+    }};
+    let mut page = app.page("ticket.html", ctx);
+    *page.status_mut() = status;
+    Ok(page)
+}
+
+pub async fn view(
+    State(app): State<App>,
+    current: Current,
+    Path(number): Path<String>,
+    Query(params): Query<ViewParams>,
+) -> Result<Response, WebError> {
+    let ticket = visible_ticket(&app, &current, &number).await?;
+    let notice = params.created.is_some().then_some("ticket.created_notice");
+    ticket_page(&app, &current, &ticket, &EntryDraft::default(), notice, StatusCode::OK).await
+}
+
+pub async fn add_entry(
+    State(app): State<App>,
+    current: Current,
+    Path(number): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    let form = read_multipart(&app, multipart).await?;
+    current.check_csrf(form.get("csrf"))?;
+    let ticket = visible_ticket(&app, &current, &number).await?;
+    let kind: EntryKind = form.get("kind").parse().map_err(|_| WebError::BadRequest)?;
+    if !current.viewer.may_write_entry(kind) {
+        return Err(WebError::NotFound);
+    }
+    let body = form.get("body").trim();
+    let error = if body.is_empty() {
+        Some("form.required")
+    } else if body.chars().count() > MAX_TEXT {
+        Some("form.too_long")
+    } else {
+        form.file_error
+    };
+    if error.is_some() {
+        let draft = EntryDraft {
+            kind: kind.code().to_string(),
+            body: form.get("body").to_string(),
+            error,
+            files_again: !form.files.is_empty(),
+        };
+        return ticket_page(&app, &current, &ticket, &draft, None, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+    }
+    let stored = store_files(&app, &form.files).await?;
+    let result = app.store().add_entry(&ticket, kind, current.person.id, body, &stored, now()).await;
+    match result {
+        Ok(id) => Ok(Redirect::to(&format!("/tickets/{number}#entry-{id}")).into_response()),
+        Err(e) => {
+            discard_files(&app, &stored).await;
+            Err(e.into())
+        }
+    }
+}
+
+// ---- Edit the initial report -------------------------------------------
+
+#[derive(serde::Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    short_text: String,
+    #[serde(default)]
+    description: String,
+}
+
+fn edit_page_response(
+    app: &App,
+    current: &Current,
+    ticket: &Ticket,
+    values: (&str, &str),
+    errors: &HashMap<&'static str, &'static str>,
+    locked: Option<&'static str>,
+    status: StatusCode,
+) -> Response {
+    let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
+        ticket => ticket,
+        short_text => values.0,
+        description => values.1,
+        errors => errors,
+        locked => locked,
+    }};
+    let mut page = app.page("ticket_edit.html", ctx);
+    *page.status_mut() = status;
+    page
+}
+
+fn edit_refusal(e: DomainError) -> Result<&'static str, WebError> {
+    match e {
+        DomainError::Conflict(code) => Ok(code),
+        other => Err(other.into()),
+    }
+}
+
+pub async fn edit_page(State(app): State<App>, current: Current, Path(number): Path<String>)
+-> Result<Response, WebError> {
+    let ticket = visible_ticket(&app, &current, &number).await?;
+    let locked = match current.viewer.may_edit_report(&ticket.parties(), ticket.kind) {
+        Ok(()) if ticket.status == TicketStatus::Closed => Some("report_locked"),
+        Ok(()) => None,
+        Err(e) => Some(edit_refusal(e)?),
+    };
+    let values = (ticket.short_text.as_str(), ticket.description.as_str());
+    let status = if locked.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    Ok(edit_page_response(&app, &current, &ticket, values, &HashMap::new(), locked, status))
+}
+
+pub async fn edit(
+    State(app): State<App>,
+    current: Current,
+    Path(number): Path<String>,
+    Form(form): Form<EditForm>,
+) -> Result<Response, WebError> {
+    current.check_csrf(&form.csrf)?;
+    let ticket = visible_ticket(&app, &current, &number).await?;
+    let values = (form.short_text.as_str(), form.description.as_str());
+    if let Err(e) = current.viewer.may_edit_report(&ticket.parties(), ticket.kind) {
+        let code = edit_refusal(e)?;
+        return Ok(edit_page_response(&app, &current, &ticket, values, &HashMap::new(), Some(code),
+            StatusCode::CONFLICT));
+    }
+    let mut errors = HashMap::new();
+    for (name, value, max) in [
+        ("short_text", form.short_text.trim(), MAX_SHORT_TEXT),
+        ("description", form.description.trim(), MAX_TEXT),
+    ] {
+        if value.is_empty() {
+            errors.insert(name, "form.required");
+        } else if value.chars().count() > max {
+            errors.insert(name, "form.too_long");
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(edit_page_response(&app, &current, &ticket, values, &errors, None,
+            StatusCode::UNPROCESSABLE_ENTITY));
+    }
+    let result = app
+        .store()
+        .edit_report(&ticket, &form.short_text, &form.description, current.person.id, now())
+        .await;
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/tickets/{number}")).into_response()),
+        Err(ticketwerk_storage::StorageError::Domain(DomainError::Conflict(code))) => {
+            Ok(edit_page_response(&app, &current, &ticket, values, &HashMap::new(), Some(code),
+                StatusCode::CONFLICT))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- System, desk actions ------------------------------------------------
+
+#[derive(serde::Deserialize)]
+pub struct ChoiceForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    value: String,
+}
+
+pub async fn assign_system(
+    State(app): State<App>,
+    current: Current,
+    Path(number): Path<String>,
+    Form(form): Form<ChoiceForm>,
+) -> Result<Response, WebError> {
+    current.check_csrf(&form.csrf)?;
+    let ticket = visible_ticket(&app, &current, &number).await?;
+    let system: Id = form.value.trim().parse().map_err(|_| WebError::BadRequest)?;
+    app.store().assign_system(&ticket, system, now()).await?;
+    Ok(Redirect::to(&format!("/tickets/{number}")).into_response())
+}
+
+/// The ticket for a desk action: agents only; everyone else gets 404.
+async fn desk_ticket(app: &App, current: &Current, number: &str, csrf: &str)
+-> Result<Ticket, WebError> {
+    current.check_csrf(csrf)?;
+    if !current.viewer.may_work_tickets() {
+        return Err(WebError::NotFound);
+    }
+    visible_ticket(app, current, number).await
+}
+
+pub async fn classify(
+    State(app): State<App>,
+    current: Current,
+    Path(number): Path<String>,
+    Form(form): Form<ChoiceForm>,
+) -> Result<Response, WebError> {
+    let ticket = desk_ticket(&app, &current, &number, &form.csrf).await?;
+    let kind: TicketKind = form.value.parse().map_err(|_| WebError::BadRequest)?;
+    app.store().classify(&ticket, kind, current.person.id, now()).await?;
+    Ok(Redirect::to(&format!("/tickets/{number}")).into_response())
+}
+
+pub async fn set_status(
+    State(app): State<App>,
+    current: Current,
+    Path(number): Path<String>,
+    Form(form): Form<ChoiceForm>,
+) -> Result<Response, WebError> {
+    let ticket = desk_ticket(&app, &current, &number, &form.csrf).await?;
+    let status: TicketStatus = form.value.parse().map_err(|_| WebError::BadRequest)?;
+    app.store().set_status(&ticket, status, current.person.id, now()).await?;
+    Ok(Redirect::to(&format!("/tickets/{number}")).into_response())
+}
+
+// ---- Attachments ------------------------------------------------------------
+
+/// Types a browser may show inline; everything else is a download.
+const INLINE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "application/pdf"];
+
+pub async fn download(
+    State(app): State<App>,
+    current: Current,
+    Path((number, id)): Path<(String, Id)>,
+) -> Result<Response, WebError> {
+    let ticket = visible_ticket(&app, &current, &number).await?;
+    let kinds = current.viewer.visible_entry_kinds();
+    let attachment = app
+        .store()
+        .attachments(ticket.id, &kinds)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or(WebError::NotFound)?;
+    let bytes = app.files().get(&attachment.storage_key).await?;
+    let inline = INLINE_TYPES.contains(&attachment.content_type.as_str());
+    let content_type = if inline { attachment.content_type.as_str() } else { "application/octet-stream" };
+    let disposition = format!(
+        "{}; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        percent_encode(&attachment.file_name)
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// RFC 5987 encoding of a file name for `filename*`.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_never_become_paths() {
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_file_name("C:\\Users\\a\\Bild 1.png"), "Bild 1.png");
+        assert_eq!(clean_file_name(".."), "file");
+        assert_eq!(clean_file_name("a\u{0}b\n.txt"), "ab.txt");
+    }
+
+    #[test]
+    fn percent_encoding_of_names() {
+        assert_eq!(percent_encode("Bericht März.pdf"), "Bericht%20M%C3%A4rz.pdf");
+    }
+}
