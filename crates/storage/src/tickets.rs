@@ -224,6 +224,24 @@ fn like_pattern(s: &str) -> String {
     out
 }
 
+/// SQLite's `LOWER` folds ASCII only. For each other letter of a
+/// lower-cased search, its capital is replaced before `LOWER`, so that
+/// "überhitzung" finds "Überhitzung" on SQLite as it does on PostgreSQL.
+fn case_folds(lowered: &str) -> Vec<(String, String)> {
+    let mut folds: Vec<(String, String)> = Vec::new();
+    for c in lowered.chars().filter(|c| !c.is_ascii()) {
+        let mut upper = c.to_uppercase();
+        if let (Some(u), None) = (upper.next(), upper.next()) {
+            let round_trips = u.to_lowercase().eq([c]);
+            let fold = (u.to_string(), c.to_string());
+            if u != c && !u.is_ascii() && round_trips && !folds.contains(&fold) {
+                folds.push(fold);
+            }
+        }
+    }
+    folds
+}
+
 /// A keyset cursor is the sort value and the id of the last row shown.
 fn encode_cursor(value: &str, id: Id) -> String {
     format!("{id}.{value}")
@@ -337,13 +355,24 @@ impl Store {
         };
         if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let pattern = like_pattern(search);
-            sql.push(" AND (LOWER(t.number) LIKE ")
-                .bind(Arg::Text(pattern.clone()))
-                .push(" ESCAPE '\\' OR LOWER(t.short_text) LIKE ")
-                .bind(Arg::Text(pattern.clone()))
-                .push(" ESCAPE '\\' OR LOWER(t.reference) LIKE ")
-                .bind(Arg::Text(pattern))
-                .push(" ESCAPE '\\')");
+            let folds = case_folds(&pattern);
+            let columns = ["t.number", "t.short_text", "t.reference"];
+            for (i, column) in columns.into_iter().enumerate() {
+                sql.push(if i == 0 { " AND (LOWER(" } else { " OR LOWER(" });
+                for _ in &folds {
+                    sql.push("REPLACE(");
+                }
+                sql.push(column);
+                for (upper, lower) in &folds {
+                    sql.push(", ")
+                        .bind(Arg::Text(upper.clone()))
+                        .push(", ")
+                        .bind(Arg::Text(lower.clone()))
+                        .push(")");
+                }
+                sql.push(") LIKE ").bind(Arg::Text(pattern.clone())).push(" ESCAPE '\\'");
+            }
+            sql.push(")");
         }
         let column = q.sort.column();
         let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
