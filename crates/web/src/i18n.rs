@@ -78,10 +78,6 @@ pub fn text(lang: Lang, key: &str) -> String {
     own.get(key).or_else(|| de.get(key)).cloned().unwrap_or_else(|| key.to_string())
 }
 
-pub fn has(lang: Lang, key: &str) -> bool {
-    let [de, en] = catalogues();
-    if lang == Lang::En { en.contains_key(key) } else { de.contains_key(key) }
-}
 
 #[cfg(test)]
 mod tests {

@@ -45,9 +45,6 @@ impl Templates {
             env.add_template(name, source)?;
         }
         env.add_function("t", |state: &State, key: &str| i18n::text(lang_of(state), key));
-        // `t_or(key, fallback)`: for keys built from data, such as an
-        // entry kind, falling back to the raw value.
-        env.add_function("has_t", |state: &State, key: &str| i18n::has(lang_of(state), key));
         let zone = jiff::tz::TimeZone::get(&settings.time_zone)
             .map_err(|e| anyhow::anyhow!("unknown time zone {}: {e}", settings.time_zone))?;
         env.add_filter("dt", move |state: &State, ts: i64| -> String {
@@ -57,6 +54,9 @@ impl Templates {
                 Lang::De => local.strftime("%d.%m.%Y %H:%M").to_string(),
                 Lang::En => local.strftime("%Y-%m-%d %H:%M").to_string(),
             }
+        });
+        env.add_filter("split", |s: &str, sep: &str| -> Vec<String> {
+            s.split(sep).map(str::to_string).collect()
         });
         env.add_filter("filesize", |bytes: i64| -> String {
             match bytes {

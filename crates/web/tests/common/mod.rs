@@ -1,0 +1,237 @@
+//! The test harness: a real Ticketwerk server on a free loopback port with
+//! a fresh database, and a client that signs in like a person does.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+
+use ticketwerk_domain::auth::{TotpSecret, hash_password};
+use ticketwerk_domain::{Email, Id};
+use ticketwerk_storage::{FileStore, NewPerson, Store};
+use ticketwerk_web::{App, Settings};
+
+pub const PASSWORD: &str = "Sicheres-Passwort-42";
+
+pub struct TestApp {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL server to test against, when one is configured.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TICKETWERK_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A fresh, empty PostgreSQL database on the configured server.
+pub async fn fresh_postgres(base_url: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("tw_web_{}", &ticketwerk_domain::auth::hash_token(
+        &ticketwerk_domain::auth::new_token())[..16]);
+    let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    let (prefix, _) = base_url.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(None, Settings::default()).await
+}
+
+/// Starts the server on SQLite, or on the given database URL.
+pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp {
+    // Server logs show with a failing test's output; RUST_LOG filters them.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.unwrap_or_else(|| {
+        format!("sqlite://{}?mode=rwc", dir.path().join("ticketwerk.sqlite").display())
+    });
+    let store = Store::open(&url).await.unwrap();
+    let files = FileStore::new(dir.path().join("attachments"));
+    let settings = Settings { insecure_cookies: true, ..settings };
+    let app = App::new(store.clone(), files, settings).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { ticketwerk_web::serve(listener, app).await.unwrap() });
+    TestApp { base: format!("http://{addr}"), addr, store, _dir: dir }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+impl TestApp {
+    pub async fn business_partner(&self, number: &str, name: &str) -> Id {
+        self.store.create_business_partner(number, name, now()).await.unwrap()
+    }
+
+    pub async fn person(&self, email: &str, name: &str, agent: bool) -> Id {
+        let new = NewPerson {
+            email: Email::parse(email).unwrap(),
+            name: name.into(),
+            phone: String::new(),
+            language: "de".into(),
+            agent,
+            password_hash: Some(hash_password(PASSWORD).unwrap()),
+        };
+        self.store.create_person(&new, now()).await.unwrap()
+    }
+
+    /// A customer who belongs to one business partner.
+    pub async fn customer(&self, email: &str, name: &str, bp: Id) -> Id {
+        let id = self.person(email, name, false).await;
+        self.store.add_membership(id, bp, false).await.unwrap();
+        id
+    }
+
+    pub async fn agent(&self, email: &str, name: &str) -> Id {
+        self.person(email, name, true).await
+    }
+
+    pub fn client(&self) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        Client { http, base: self.base.clone(), secret: None }
+    }
+}
+
+/// A browser-like client with a cookie jar.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    /// The TOTP secret, once enrolled.
+    pub secret: Option<TotpSecret>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub url: String,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field of the page.
+    pub fn csrf(&self) -> String {
+        field_value(&self.body, "csrf").expect("page has a csrf field")
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+}
+
+/// The `value` of the first input named `name`.
+pub fn field_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// The text inside the element with this id.
+pub fn element_text(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[at..];
+    let start = rest.find('>')? + 1;
+    let end = rest[start..].find('<')?;
+    Some(rest[start..start + end].trim().to_string())
+}
+
+impl Client {
+    pub async fn get(&self, path: &str) -> Page {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        page(r).await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self.http.post(format!("{}{path}", self.base)).form(form).send().await.unwrap();
+        page(r).await
+    }
+
+    pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let r = self.http.post(format!("{}{path}", self.base)).multipart(form).send().await.unwrap();
+        page(r).await
+    }
+
+    /// Email and password; lands on the enrolment or the code page.
+    pub async fn password(&self, email: &str, password: &str) -> Page {
+        let login = self.get("/login").await;
+        let csrf = field_value(&login.body, "csrf").unwrap();
+        self.post("/login", &[("email", email), ("password", password), ("csrf", &csrf)]).await
+    }
+
+    /// First sign-in: password, enrol TOTP from the page's secret, confirm.
+    /// Returns the recovery-codes page.
+    pub async fn enrol(&mut self, email: &str) -> Page {
+        let page = self.password(email, PASSWORD).await;
+        assert!(page.url.ends_with("/login/enrol"), "expected enrolment, got {}", page.url);
+        let secret_text = element_text(&page.body, "totp-secret").unwrap().replace(' ', "");
+        let secret = TotpSecret::from_base32(&secret_text).unwrap();
+        let code = secret.code_at(now());
+        let done = self.post("/login/enrol", &[("code", &code), ("csrf", &page.csrf())]).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        self.secret = Some(secret);
+        done
+    }
+
+    /// A later sign-in with a code of the next time step, so that it never
+    /// collides with a code already used in this step.
+    pub async fn sign_in_again(&self, email: &str) -> Page {
+        let page = self.password(email, PASSWORD).await;
+        let code = self.secret.as_ref().unwrap().code_at(now() + 30);
+        self.post("/login/second-factor", &[("code", &code), ("csrf", &page.csrf())]).await
+    }
+
+    /// The CSRF token of the signed-in session, from the home page.
+    pub async fn csrf(&self) -> String {
+        self.get("/").await.csrf()
+    }
+
+    /// Creates a ticket for oneself with the required fields and files.
+    pub async fn create_ticket(&self, short_text: &str, files: &[(&str, &[u8])]) -> Page {
+        let mut form = reqwest::multipart::Form::new()
+            .text("csrf", self.csrf().await)
+            .text("short_text", short_text.to_string())
+            .text("description", format!("{short_text}: ausführliche Beschreibung"))
+            .text("impact", "person")
+            .text("urgency", "restricted")
+            .text("ticket_type", "incident")
+            .text("reference", "REF-4711");
+        for (name, bytes) in files {
+            let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+                .file_name(name.to_string())
+                .mime_str("text/plain")
+                .unwrap();
+            form = form.part("files", part);
+        }
+        self.post_multipart("/tickets/new", form).await
+    }
+
+    /// Adds an entry of a kind to a ticket.
+    pub async fn add_entry(&self, number: &str, kind: &str, body: &str) -> Page {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", self.csrf().await)
+            .text("kind", kind.to_string())
+            .text("body", body.to_string());
+        self.post_multipart(&format!("/tickets/{number}/entries"), form).await
+    }
+}
+
+async fn page(r: reqwest::Response) -> Page {
+    let status = r.status().as_u16();
+    let url = r.url().to_string();
+    let body = r.text().await.unwrap();
+    Page { status, url, body }
+}
+
+/// The ticket number shown on a ticket page.
+pub fn ticket_number(page: &Page) -> String {
+    element_text(&page.body, "ticket-number").expect("a ticket page")
+}
