@@ -1,0 +1,484 @@
+//! The whole story in a real browser: a customer reports a problem with an
+//! attachment, the service desk classifies it and asks back, the customer
+//! answers, the desk solves and closes the ticket, and the customer reads
+//! the solution but never the internal note. Chromium, driven through
+//! chromedriver, sees and clicks what a person sees and clicks.
+//!
+//! Runs only with TICKETWERK_BROWSER_TESTS=1; then Chromium and chromedriver
+//! must be installed (`apt-get install chromium chromium-driver`), or the
+//! test fails. With TICKETWERK_TEST_DATABASE_URL set it runs on PostgreSQL
+//! as well.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use ticketwerk_domain::auth::TotpSecret;
+use ticketwerk_web::Settings;
+
+use common::{PASSWORD, TestApp};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long a page may take to show what we wait for.
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Whether the browser tests are asked for; says so when they are not.
+fn enabled(test: &str) -> bool {
+    if std::env::var("TICKETWERK_BROWSER_TESTS").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!(
+        "SKIPPED: browser test {test}: TICKETWERK_BROWSER_TESTS is not 1 \
+         (set it, with chromium and chromium-driver installed, to run it)"
+    );
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_story_in_chromium_on_sqlite() {
+    if !enabled("on SQLite") {
+        return;
+    }
+    let driver = Chromedriver::start().await;
+    let app = common::spawn_with(None, Settings::default()).await;
+    story(&driver, &app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_story_in_chromium_on_postgres() {
+    if !enabled("on PostgreSQL") {
+        return;
+    }
+    let Some(url) = common::postgres_url() else {
+        eprintln!(
+            "SKIPPED: browser test on PostgreSQL: TICKETWERK_TEST_DATABASE_URL is not set"
+        );
+        return;
+    };
+    let driver = Chromedriver::start().await;
+    let database = common::fresh_postgres(&url).await;
+    let app = common::spawn_with(Some(database), Settings::default()).await;
+    story(&driver, &app).await;
+}
+
+// ---- chromedriver -----------------------------------------------------------
+
+/// A chromedriver of our own on a free loopback port. Dropping it (also
+/// when a test panics) kills it and every browser it started.
+struct Chromedriver {
+    child: Child,
+    url: String,
+    /// Fresh browser profiles, one per session.
+    profiles: tempfile::TempDir,
+}
+
+impl Chromedriver {
+    async fn start() -> Self {
+        for path in [CHROMEDRIVER, CHROMIUM] {
+            assert!(
+                Path::new(path).exists(),
+                "{path} is missing, but TICKETWERK_BROWSER_TESTS=1 asks for the browser test; \
+                 install it with `apt-get install chromium chromium-driver`"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            // A process group of its own, so the browsers go with it.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
+        let mut driver = Chromedriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            profiles: tempfile::tempdir().unwrap(),
+        };
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = http.get(format!("{}/status", driver.url)).send().await;
+            if status.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            if let Some(exit) = driver.child.try_wait().unwrap() {
+                panic!("chromedriver ended before it answered: {exit}");
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not answer within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        driver
+    }
+
+    /// A new browser session with a fresh profile.
+    async fn browser(&self, base: &str, who: &str) -> Browser {
+        let profile = self.profiles.path().join(who);
+        let downloads = self.profiles.path().join(format!("{who}-downloads"));
+        std::fs::create_dir_all(&profile).unwrap();
+        std::fs::create_dir_all(&downloads).unwrap();
+        let capabilities = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,1024",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+                "prefs": {
+                    "intl.accept_languages": "de-DE,de",
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                },
+            },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+        let client = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("no browser session from chromedriver: {e}"));
+        Browser { c: client, base: base.to_string(), who: who.to_string(), downloads }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---- What a person does in the browser ------------------------------------
+
+struct Browser {
+    c: Client,
+    base: String,
+    who: String,
+    /// Where the browser saves downloads.
+    downloads: PathBuf,
+}
+
+impl Browser {
+    /// Where the browser is and what it shows, for a failure message.
+    async fn context(&self, what: &str) -> String {
+        let url = self.c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let text = match self.c.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let text: String = text.chars().take(3000).collect();
+        format!("{} browser: {what}\n  at {url}\n  page shows:\n{text}", self.who)
+    }
+
+    async fn goto(&self, path: &str) {
+        if let Err(e) = self.c.goto(&format!("{}{path}", self.base)).await {
+            panic!("{}", self.context(&format!("cannot open {path}: {e}")).await);
+        }
+    }
+
+    async fn path(&self) -> String {
+        self.c.current_url().await.unwrap().path().to_string()
+    }
+
+    /// Waits until the browser is on this path.
+    async fn wait_path(&self, path: &str) {
+        let deadline = Instant::now() + WAIT;
+        while self.path().await != path {
+            if Instant::now() > deadline {
+                panic!("{}", self.context(&format!("expected to be on {path}")).await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn find(&self, css: &str) -> Element {
+        match self.c.wait().at_most(WAIT).for_element(Locator::Css(css)).await {
+            Ok(e) => e,
+            Err(e) => panic!("{}", self.context(&format!("no element {css}: {e}")).await),
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap().trim().to_string()
+    }
+
+    /// Waits until the element's text contains `expected`.
+    async fn wait_text(&self, css: &str, expected: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let shown = match self.c.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if shown.contains(expected) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let what = format!("expected {css} to show {expected:?}, it shows {shown:?}");
+                panic!("{}", self.context(&what).await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn page_text(&self) -> String {
+        self.find("body").await.text().await.unwrap()
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Picks an option of a select box by the text it shows.
+    async fn choose(&self, css: &str, label: &str) {
+        if let Err(e) = self.find(css).await.select_by_label(label).await {
+            panic!("{}", self.context(&format!("no option {label:?} in {css}: {e}")).await);
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        if let Err(e) = self.find(css).await.click().await {
+            panic!("{}", self.context(&format!("cannot click {css}: {e}")).await);
+        }
+    }
+
+    async fn click_link(&self, text: &str) {
+        let link = match self.c.wait().at_most(WAIT).for_element(Locator::LinkText(text)).await {
+            Ok(link) => link,
+            Err(e) => panic!("{}", self.context(&format!("no link {text:?}: {e}")).await),
+        };
+        link.click().await.unwrap();
+    }
+
+    async fn double_click(&self, element: Element) {
+        let mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement { element, duration: None, x: 0, y: 0 })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        self.c.perform_actions(mouse).await.unwrap();
+        self.c.release_actions().await.unwrap();
+    }
+
+    /// First sign-in: password, then the authenticator set up from the
+    /// secret shown as text, the recovery codes, and on to the home page.
+    async fn sign_in_and_enrol(&self, email: &str) {
+        self.goto("/login").await;
+        self.fill("#email", email).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("form[action='/login'] button[type=submit]").await;
+        self.wait_path("/login/enrol").await;
+        let shown = self.text("#totp-secret").await.replace(' ', "");
+        let secret = TotpSecret::from_base32(&shown)
+            .unwrap_or_else(|| panic!("the enrolment page shows no usable secret: {shown:?}"));
+        self.fill("#code", &secret.code_at(common::now())).await;
+        self.click("form[action='/login/enrol'] button[type=submit]").await;
+        let codes = self.find("#recovery-codes").await;
+        let codes = codes.find_all(Locator::Css("li")).await.unwrap();
+        assert!(!codes.is_empty(), "{}", self.context("no recovery codes shown").await);
+        for code in &codes {
+            assert!(!code.text().await.unwrap().trim().is_empty(), "an empty recovery code");
+        }
+        self.click("#continue").await;
+        self.wait_path("/").await;
+        self.wait_text("h1", "Willkommen").await;
+    }
+
+    /// Opens a catalog from the tiles of the home page.
+    async fn open_catalog(&self, tile: &str) {
+        self.click("a.nav-home").await;
+        self.wait_text("h1", "Willkommen").await;
+        self.click_link(tile).await;
+        self.wait_text("#catalog-title", tile).await;
+    }
+
+    /// The catalog row of a ticket, if the catalog lists it.
+    async fn row(&self, number: &str) -> Option<Element> {
+        let css = format!("tr[data-href='/tickets/{number}']");
+        self.c.find(Locator::Css(&css)).await.ok()
+    }
+
+    /// Opens a ticket from the catalog by double-clicking its short text.
+    async fn open_from_catalog(&self, number: &str, short_text: &str) {
+        let Some(row) = self.row(number).await else {
+            panic!("{}", self.context(&format!("ticket {number} is not listed")).await);
+        };
+        let row_text = row.text().await.unwrap();
+        assert!(row_text.contains(short_text), "row of {number} shows {row_text:?}");
+        let cell = row.find(Locator::Css("td:nth-child(6)")).await.unwrap();
+        self.double_click(cell).await;
+        self.wait_path(&format!("/tickets/{number}")).await;
+        self.wait_text("#ticket-number", number).await;
+    }
+
+    /// Writes an entry of a kind (by its label) and waits until the
+    /// timeline shows it.
+    async fn add_entry(&self, kind: &str, body: &str) {
+        self.choose("#entry-kind", kind).await;
+        self.fill("#entry-body", body).await;
+        self.click("#add-entry").await;
+        self.wait_text("#timeline", body).await;
+    }
+
+    /// The text of the page's HTML, to check that something is not there
+    /// at all (not merely hidden).
+    async fn source(&self) -> String {
+        self.c.source().await.unwrap()
+    }
+
+    async fn close(self) {
+        self.c.close().await.unwrap();
+    }
+}
+
+// ---- The story --------------------------------------------------------------
+
+const SHORT_TEXT: &str = "Drucker im 2. OG druckt nur leere Seiten";
+const DESCRIPTION: &str = "Seit heute Morgen kommen aus dem Drucker nur weiße Blätter.";
+const FILE_NAME: &str = "druckprotokoll.txt";
+const FILE_CONTENT: &str = "Job 4711: 3 Seiten, Toner 2 %\n";
+const QUESTION: &str = "Welches Druckermodell ist es, und wie heißt es im Netzwerk?";
+const ANSWER: &str = "Es ist ein Laserdrucker LX-300, Name im Netzwerk: DR-OG2-01.";
+const INTERNAL: &str = "Intern: Toner beim Lieferanten nachbestellt, Kosten 89 Euro.";
+const SOLUTION: &str = "Die Tonerkartusche wurde getauscht; der Drucker druckt wieder.";
+
+async fn story(driver: &Chromedriver, app: &TestApp) {
+    let started = Instant::now();
+    let bp = app.business_partner("10001", "Muster GmbH").await;
+    app.customer("erika@muster.example", "Erika Muster", bp).await;
+    app.agent("sam@desk.example", "Sam Service").await;
+    let attachment: PathBuf = driver.profiles.path().join(FILE_NAME);
+    std::fs::write(&attachment, FILE_CONTENT).unwrap();
+
+    // The customer signs in for the first time and reports the problem.
+    let customer = driver.browser(&app.base, "customer").await;
+    customer.sign_in_and_enrol("erika@muster.example").await;
+    customer.click_link("Neues Ticket für mich anlegen").await;
+    customer.wait_path("/tickets/new").await;
+    customer.fill("#short_text", SHORT_TEXT).await;
+    customer.fill("#description", DESCRIPTION).await;
+    customer.choose("#impact", "Einzelne Person").await;
+    customer.choose("#urgency", "Arbeiten eingeschränkt möglich").await;
+    customer.choose("#ticket_type", "Störung").await;
+    customer.find("#files").await.send_keys(&attachment.display().to_string()).await.unwrap();
+    customer.click("#create-ticket").await;
+    customer.wait_text(".notice", "Ihr Ticket wurde angelegt").await;
+    let number = customer.text("#ticket-number").await;
+    let parsed = number.parse::<ticketwerk_domain::TicketNumber>();
+    assert!(parsed.is_ok(), "{}", customer.context("no ticket number").await);
+    assert_eq!(customer.path().await, format!("/tickets/{number}"));
+    assert_eq!(customer.text("#ticket-status").await, "Neu");
+    assert_eq!(customer.text("#ticket-kind").await, "Call");
+    customer.wait_text("h1", SHORT_TEXT).await;
+    customer.wait_text("#ticket-description", DESCRIPTION).await;
+    check_attachment(&customer, &number).await;
+
+    // It is among the customer's open tickets.
+    customer.open_catalog("Meine offenen Tickets").await;
+    customer.open_from_catalog(&number, SHORT_TEXT).await;
+    assert_eq!(customer.text("#ticket-status").await, "Neu");
+
+    // The desk takes it from the new calls, classifies it and asks back.
+    let agent = driver.browser(&app.base, "agent").await;
+    agent.sign_in_and_enrol("sam@desk.example").await;
+    agent.open_catalog("Neue Calls").await;
+    agent.open_from_catalog(&number, SHORT_TEXT).await;
+    agent.choose("#classify-kind", "Incident").await;
+    agent.click("#classify").await;
+    agent.wait_text("#ticket-kind", "Incident").await;
+    agent.wait_text("#ticket-status", "In Bearbeitung").await;
+    agent.add_entry("Rückfrage des Service Desk", QUESTION).await;
+    agent.wait_text("#ticket-status", "Rückfrage an Sie").await;
+
+    // The customer sees the question and answers it.
+    customer.c.refresh().await.unwrap();
+    customer.wait_text("#timeline", QUESTION).await;
+    customer.wait_text("#timeline", "Rückfrage des Service Desk").await;
+    assert_eq!(customer.text("#ticket-status").await, "Rückfrage an Sie");
+    assert_eq!(customer.text("#ticket-kind").await, "Incident");
+    customer.add_entry("Kundenhinweis", ANSWER).await;
+    customer.wait_text("#ticket-status", "In Bearbeitung").await;
+
+    // The desk reads the answer, notes something internal, solves and
+    // closes the ticket.
+    agent.c.refresh().await.unwrap();
+    agent.wait_text("#timeline", ANSWER).await;
+    agent.add_entry("Interne Notiz", INTERNAL).await;
+    agent.add_entry("Lösung", SOLUTION).await;
+    agent.choose("#status-choice", "Abgeschlossen").await;
+    agent.click("#set-status").await;
+    agent.wait_text("#ticket-status", "Abgeschlossen").await;
+    agent.find("#closed-hint").await;
+
+    // The customer finds it among the closed tickets, no longer among the
+    // open ones, and reads the solution but not the internal note.
+    customer.open_catalog("Meine offenen Tickets").await;
+    assert!(customer.row(&number).await.is_none(), "a closed ticket is listed as open");
+    customer.open_catalog("Geschlossene Tickets").await;
+    customer.open_from_catalog(&number, SHORT_TEXT).await;
+    assert_eq!(customer.text("#ticket-status").await, "Abgeschlossen");
+    customer.wait_text("#timeline", SOLUTION).await;
+    customer.wait_text("#timeline", "Lösung").await;
+    customer.wait_text("#timeline", ANSWER).await;
+    check_attachment(&customer, &number).await;
+    let page = customer.page_text().await;
+    assert!(!page.contains(INTERNAL), "the customer sees the internal note:\n{page}");
+    assert!(!page.contains("Interne Notiz"), "the customer sees an internal entry:\n{page}");
+    let html = customer.source().await;
+    assert!(!html.contains(INTERNAL), "the internal note is in the customer's page source");
+
+    customer.close().await;
+    agent.close().await;
+    eprintln!("browser story on {} took {:.1?}", app.base, started.elapsed());
+}
+
+/// The ticket page lists the attachment as a link, and the link downloads
+/// the file in this browser session.
+async fn check_attachment(b: &Browser, number: &str) {
+    b.wait_text("#attachments", FILE_NAME).await;
+    let link = b.find("#attachments a").await;
+    assert_eq!(link.text().await.unwrap(), FILE_NAME);
+    let href = link.attr("href").await.unwrap().unwrap_or_default();
+    assert!(href.starts_with(&format!("/tickets/{number}/attachments/")), "link {href}");
+    link.click().await.unwrap();
+    let saved = b.downloads.join(FILE_NAME);
+    let deadline = Instant::now() + WAIT;
+    while !saved.exists() {
+        if Instant::now() > deadline {
+            panic!("{}", b.context(&format!("{FILE_NAME} was not downloaded")).await);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), FILE_CONTENT, "the downloaded file");
+    // Room for the next download under the same name.
+    std::fs::remove_file(&saved).unwrap();
+}
