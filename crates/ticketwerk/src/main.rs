@@ -1,1 +1,6 @@
-fn main() {}
+//! `ticketwerk`: the one binary of the product. All behaviour lives in the
+//! library (`ticketwerk::cli`), where tests reach it too.
+
+fn main() -> std::process::ExitCode {
+    ticketwerk::cli::main()
+}

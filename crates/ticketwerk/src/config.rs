@@ -1,0 +1,388 @@
+//! Configuration of one installation. Four layers, each overriding the one
+//! before: built-in defaults, a TOML file (`--config` or
+//! `TICKETWERK_CONFIG`), `TICKETWERK_*` environment variables, and flags on
+//! the command line. Every setting is documented in
+//! `ticketwerk.example.toml` at the root of the repository.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use ticketwerk_domain::Email;
+use ticketwerk_web::Settings;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./ticketwerk-data";
+/// The SQLite database inside the data directory.
+pub const DATABASE_FILE: &str = "ticketwerk.sqlite";
+/// The attachment folder inside the data directory.
+pub const ATTACHMENTS_DIR: &str = "attachments";
+pub const ENV_PREFIX: &str = "TICKETWERK_";
+/// Variables with the prefix that are read elsewhere, not settings.
+const ENV_NOT_SETTINGS: &[&str] =
+    &["TICKETWERK_CONFIG", "TICKETWERK_LOG_FORMAT", "TICKETWERK_BROWSER_TESTS"];
+/// Prefixes of the test and benchmark harnesses' variables, which a
+/// developer may have exported while running the binary.
+const ENV_HARNESS_PREFIXES: &[&str] = &["TICKETWERK_TEST_", "TICKETWERK_BENCH_"];
+
+/// One layer of settings; `None` keeps the value of the layers below. The
+/// file format is this struct, so an unknown key (a typo) is an error
+/// rather than a silently ignored line.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub attachments_dir: Option<PathBuf>,
+    pub provider_name: Option<String>,
+    pub office_email: Option<String>,
+    pub privacy_url: Option<String>,
+    pub insecure_cookies: Option<bool>,
+    pub max_attachment_bytes: Option<usize>,
+    pub session_idle_secs: Option<i64>,
+    pub session_max_secs: Option<i64>,
+    pub time_zone: Option<String>,
+}
+
+impl Layer {
+    /// This layer with `over` laid on top of it.
+    pub fn overlay(self, over: Layer) -> Layer {
+        Layer {
+            listen: over.listen.or(self.listen),
+            data_dir: over.data_dir.or(self.data_dir),
+            database_url: over.database_url.or(self.database_url),
+            attachments_dir: over.attachments_dir.or(self.attachments_dir),
+            provider_name: over.provider_name.or(self.provider_name),
+            office_email: over.office_email.or(self.office_email),
+            privacy_url: over.privacy_url.or(self.privacy_url),
+            insecure_cookies: over.insecure_cookies.or(self.insecure_cookies),
+            max_attachment_bytes: over.max_attachment_bytes.or(self.max_attachment_bytes),
+            session_idle_secs: over.session_idle_secs.or(self.session_idle_secs),
+            session_max_secs: over.session_max_secs.or(self.session_max_secs),
+            time_zone: over.time_zone.or(self.time_zone),
+        }
+    }
+
+    pub fn from_toml(text: &str) -> anyhow::Result<Layer> {
+        Ok(toml::from_str(text)?)
+    }
+
+    pub fn from_file(path: &Path) -> anyhow::Result<Layer> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        Self::from_toml(&text)
+            .with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+
+    /// The layer of `TICKETWERK_*` variables among `vars`, and the names of
+    /// prefixed variables that are no setting (probably typos), so the
+    /// caller can warn about them.
+    pub fn from_env<I>(vars: I) -> anyhow::Result<(Layer, Vec<String>)>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut layer = Layer::default();
+        let mut unknown = Vec::new();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else { continue };
+            if ENV_NOT_SETTINGS.contains(&name.as_str())
+                || ENV_HARNESS_PREFIXES.iter().any(|p| name.starts_with(p))
+            {
+                continue;
+            }
+            match key {
+                "LISTEN" => layer.listen = Some(value),
+                "DATA_DIR" => layer.data_dir = Some(value.into()),
+                "DATABASE_URL" => layer.database_url = Some(value),
+                "ATTACHMENTS_DIR" => layer.attachments_dir = Some(value.into()),
+                "PROVIDER_NAME" => layer.provider_name = Some(value),
+                "OFFICE_EMAIL" => layer.office_email = Some(value),
+                "PRIVACY_URL" => layer.privacy_url = Some(value),
+                "INSECURE_COOKIES" => layer.insecure_cookies = Some(parse_bool(&name, &value)?),
+                "MAX_ATTACHMENT_BYTES" => {
+                    layer.max_attachment_bytes = Some(parse_number(&name, &value)?)
+                }
+                "SESSION_IDLE_SECS" => {
+                    layer.session_idle_secs = Some(parse_number(&name, &value)?)
+                }
+                "SESSION_MAX_SECS" => layer.session_max_secs = Some(parse_number(&name, &value)?),
+                "TIME_ZONE" => layer.time_zone = Some(value),
+                _ => unknown.push(name),
+            }
+        }
+        Ok((layer, unknown))
+    }
+}
+
+fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => bail!("{name} must be true or false, not {value:?}"),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> anyhow::Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{name} must be a whole number, not {value:?}"))
+}
+
+/// The resolved configuration of one installation.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Absolute, so that messages and the database URL do not depend on
+    /// the working directory of whoever reads them.
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub attachments_dir: PathBuf,
+    pub web: Settings,
+}
+
+impl Config {
+    /// Reads the file (if any) and the process environment, and lays the
+    /// command-line layer on top. Unknown `TICKETWERK_*` variables are
+    /// reported on stderr, since logging may not be set up yet.
+    pub fn load(file: Option<&Path>, cli: Layer) -> anyhow::Result<Config> {
+        let file_layer = match file {
+            Some(path) => Layer::from_file(path)?,
+            None => Layer::default(),
+        };
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let (env_layer, unknown) = Layer::from_env(vars)?;
+        for name in unknown {
+            eprintln!("warning: ignoring unknown environment variable {name}");
+        }
+        Config::resolve(file_layer.overlay(env_layer).overlay(cli))
+    }
+
+    /// Fills the gaps of a merged layer with defaults and checks the values.
+    pub fn resolve(layer: Layer) -> anyhow::Result<Config> {
+        let listen = parse_listen(layer.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
+        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let data_dir = std::path::absolute(&data_dir)
+            .with_context(|| format!("invalid data directory {}", data_dir.display()))?;
+        let database_url = match layer.database_url {
+            Some(url) => url,
+            None => sqlite_url(&data_dir.join(DATABASE_FILE))?,
+        };
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
+            bail!("the database URL must start with sqlite: or postgres:");
+        }
+        let attachments_dir = match layer.attachments_dir {
+            Some(dir) => std::path::absolute(&dir)
+                .with_context(|| format!("invalid attachments directory {}", dir.display()))?,
+            None => data_dir.join(ATTACHMENTS_DIR),
+        };
+
+        let defaults = Settings::default();
+        let web = Settings {
+            provider_name: layer.provider_name.unwrap_or(defaults.provider_name),
+            office_email: layer.office_email.unwrap_or(defaults.office_email),
+            privacy_url: layer.privacy_url.unwrap_or(defaults.privacy_url),
+            // Plain HTTP on the same machine works out of the box; anywhere
+            // else cookies are `Secure` unless the operator says otherwise
+            // (and the web layer refuses insecure cookies off loopback).
+            insecure_cookies: layer.insecure_cookies.unwrap_or(listen.ip().is_loopback()),
+            max_attachment_bytes: layer
+                .max_attachment_bytes
+                .unwrap_or(defaults.max_attachment_bytes),
+            session_idle_secs: layer.session_idle_secs.unwrap_or(defaults.session_idle_secs),
+            session_max_secs: layer.session_max_secs.unwrap_or(defaults.session_max_secs),
+            time_zone: layer.time_zone.unwrap_or(defaults.time_zone),
+        };
+        check_web(&web)?;
+        Ok(Config { listen, data_dir, database_url, attachments_dir, web })
+    }
+
+    /// The SQLite file, when the database is the default one in the data
+    /// directory.
+    pub fn default_sqlite_file(&self) -> Option<PathBuf> {
+        let file = self.data_dir.join(DATABASE_FILE);
+        let url = sqlite_url(&file).ok()?;
+        (url == self.database_url).then_some(file)
+    }
+}
+
+fn check_web(web: &Settings) -> anyhow::Result<()> {
+    if web.provider_name.trim().is_empty() {
+        bail!("provider_name must not be empty");
+    }
+    Email::parse(&web.office_email)
+        .map_err(|_| anyhow::anyhow!("office_email {:?} is no email address", web.office_email))?;
+    if web.privacy_url.trim().is_empty() {
+        bail!("privacy_url must not be empty");
+    }
+    if web.max_attachment_bytes == 0 {
+        bail!("max_attachment_bytes must be greater than 0");
+    }
+    if web.session_idle_secs <= 0 || web.session_max_secs <= 0 {
+        bail!("session_idle_secs and session_max_secs must be greater than 0");
+    }
+    if web.session_idle_secs > web.session_max_secs {
+        bail!("session_idle_secs must not exceed session_max_secs");
+    }
+    // A machine without a time zone database (a bare container) cannot
+    // check the name; the web layer then has to cope. Where there is one,
+    // a name it does not know is a typo.
+    if jiff::tz::TimeZone::get(&web.time_zone).is_err() {
+        if jiff::tz::db().is_definitively_empty() {
+            eprintln!(
+                "warning: no time zone database on this machine; cannot check time_zone {:?}",
+                web.time_zone
+            );
+        } else {
+            bail!("unknown time_zone {:?} (expected a name such as Europe/Berlin)", web.time_zone);
+        }
+    }
+    Ok(())
+}
+
+/// Parses `ADDR:PORT`; a host name such as `localhost:8080` is resolved to
+/// its first address.
+pub fn parse_listen(raw: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(addr) = raw.trim().parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    raw.trim().to_socket_addrs().ok().and_then(|mut addrs| addrs.next()).with_context(|| {
+        format!("invalid listen address {raw:?} (expected ADDR:PORT such as 127.0.0.1:8080)")
+    })
+}
+
+/// `sqlite://<path>?mode=rwc` for a file, creating it when missing. The
+/// path is percent-encoded, since sqlx decodes it (so `?`, `#`, `%` and
+/// spaces in folder names survive).
+pub fn sqlite_url(file: &Path) -> anyhow::Result<String> {
+    let path = file
+        .to_str()
+        .with_context(|| format!("the path {} is not valid UTF-8", file.display()))?;
+    let mut url = String::from("sqlite://");
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url.push_str("?mode=rwc");
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::resolve(Layer::default()).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert!(c.data_dir.is_absolute() && c.data_dir.ends_with("ticketwerk-data"));
+        assert!(c.database_url.starts_with("sqlite:///"));
+        assert!(c.database_url.ends_with("/ticketwerk-data/ticketwerk.sqlite?mode=rwc"));
+        assert_eq!(c.attachments_dir, c.data_dir.join("attachments"));
+        assert!(c.web.insecure_cookies, "loopback: plain HTTP works out of the box");
+        assert!(c.default_sqlite_file().is_some());
+    }
+
+    #[test]
+    fn insecure_cookies_only_default_on_loopback() {
+        let layer = Layer { listen: Some("0.0.0.0:8080".into()), ..Layer::default() };
+        assert!(!Config::resolve(layer).unwrap().web.insecure_cookies);
+        let layer = Layer {
+            listen: Some("[::1]:9000".into()),
+            insecure_cookies: Some(false),
+            ..Layer::default()
+        };
+        assert!(!Config::resolve(layer).unwrap().web.insecure_cookies);
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let file = Layer::from_toml(
+            "listen = \"127.0.0.1:1000\"\nprovider_name = \"Datei\"\ntime_zone = \"UTC\"\n\
+             data_dir = \"/srv/tw\"\n",
+        )
+        .unwrap();
+        let (env_layer, unknown) = Layer::from_env(env(&[
+            ("TICKETWERK_LISTEN", "127.0.0.1:2000"),
+            ("TICKETWERK_SESSION_IDLE_SECS", "600"),
+            ("TICKETWERK_CONFIG", "/etc/tw.toml"),
+            ("TICKETWERK_LISTN", "typo"),
+            ("TICKETWERK_TEST_DATABASE_URL", "postgres://test"),
+            ("PATH", "/bin"),
+        ]))
+        .unwrap();
+        assert_eq!(unknown, vec!["TICKETWERK_LISTN".to_string()]);
+        let cli = Layer { listen: Some("127.0.0.1:3000".into()), ..Layer::default() };
+        let c = Config::resolve(file.overlay(env_layer).overlay(cli)).unwrap();
+        assert_eq!(c.listen.port(), 3000);
+        assert_eq!(c.web.provider_name, "Datei");
+        assert_eq!(c.web.session_idle_secs, 600);
+        assert_eq!(c.web.time_zone, "UTC");
+        assert_eq!(c.database_url, "sqlite:///srv/tw/ticketwerk.sqlite?mode=rwc");
+        assert_eq!(c.attachments_dir, PathBuf::from("/srv/tw/attachments"));
+    }
+
+    #[test]
+    fn explicit_database_is_kept() {
+        let layer = Layer { database_url: Some("postgres://tw@db/tw".into()), ..Layer::default() };
+        let c = Config::resolve(layer).unwrap();
+        assert_eq!(c.database_url, "postgres://tw@db/tw");
+        assert!(c.default_sqlite_file().is_none());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Layer::from_toml("listn = \"x\"").is_err());
+        assert!(Layer::from_env(env(&[("TICKETWERK_INSECURE_COOKIES", "maybe")])).is_err());
+        assert!(Layer::from_env(env(&[("TICKETWERK_SESSION_MAX_SECS", "1h")])).is_err());
+        for layer in [
+            Layer { listen: Some("nowhere".into()), ..Layer::default() },
+            Layer { database_url: Some("mysql://x".into()), ..Layer::default() },
+            Layer { office_email: Some("office".into()), ..Layer::default() },
+            Layer { session_idle_secs: Some(0), ..Layer::default() },
+        ] {
+            assert!(Config::resolve(layer).is_err());
+        }
+    }
+
+    /// The example file documents every setting, and its values are the
+    /// defaults.
+    #[test]
+    fn example_file_is_complete_and_true() {
+        let example = include_str!("../../../ticketwerk.example.toml");
+        let uncommented: String = example
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()) && l.contains(" = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let layer = Layer::from_toml(&uncommented).unwrap();
+        let text = format!("{layer:?}");
+        assert!(!text.contains("None"), "undocumented setting: {text}");
+        let example = Config::resolve(layer).unwrap();
+        let defaults = Config::resolve(Layer::default()).unwrap();
+        assert_eq!(format!("{:?}", example.web), format!("{:?}", defaults.web));
+        assert_eq!(example.listen, defaults.listen);
+        assert_eq!(example.attachments_dir, defaults.attachments_dir);
+    }
+
+    #[test]
+    fn sqlite_paths_are_encoded() {
+        let url = sqlite_url(Path::new("/tmp/a b/#1?/x.sqlite")).unwrap();
+        assert_eq!(url, "sqlite:///tmp/a%20b/%231%3F/x.sqlite?mode=rwc");
+    }
+}

@@ -1,0 +1,210 @@
+//! The Ticketwerk binary as a library: configuration, the demo data set,
+//! administration commands and the helpers that start a server, so that
+//! integration tests run exactly what `ticketwerk serve` runs.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod demo;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use ticketwerk_storage::{FileStore, Store};
+use ticketwerk_web::App;
+
+pub use config::Config;
+
+/// The current time in Unix seconds, the clock of every command.
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Logs to stderr: JSON lines when `TICKETWERK_LOG_FORMAT=json` (for log
+/// collectors), readable text otherwise; the filter comes from `RUST_LOG`
+/// and defaults to `info`. Calling it twice is harmless (tests do).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json =
+        std::env::var("TICKETWERK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Creates the data and attachment folders and opens the database, which
+/// applies the migrations.
+pub async fn open_storage(config: &Config) -> anyhow::Result<(Store, FileStore)> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!("cannot create the data directory {}", config.data_dir.display())
+    })?;
+    std::fs::create_dir_all(&config.attachments_dir).with_context(|| {
+        format!("cannot create the attachments directory {}", config.attachments_dir.display())
+    })?;
+    let store = Store::open(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
+    Ok((store, FileStore::new(&config.attachments_dir)))
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Binds the listener of the configured address (port 0 picks a free one).
+pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))
+}
+
+/// The address a browser on this machine opens: an unspecified listen
+/// address (`0.0.0.0`, `::`) is reached through loopback.
+pub fn browser_url(local: SocketAddr) -> String {
+    let ip = match local.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!("http://{ip}:{}/", local.port())
+}
+
+/// A hint about cookies and plain HTTP, for the operator at start-up, and
+/// whether it warns of something that is probably not intended.
+pub fn cookie_hint(config: &Config) -> (bool, String) {
+    let loopback = config.listen.ip().is_loopback();
+    match (config.web.insecure_cookies, loopback) {
+        (true, true) => (
+            false,
+            "Cookies are sent over plain HTTP (insecure_cookies), which is fine on this machine \
+             only. Behind a TLS proxy set TICKETWERK_INSECURE_COOKIES=false."
+                .into(),
+        ),
+        (true, false) => (
+            true,
+            "insecure_cookies is ignored: the server does not listen on loopback, so cookies \
+             stay Secure and the portal needs HTTPS (a TLS-terminating reverse proxy)."
+                .into(),
+        ),
+        (false, true) => (
+            true,
+            "Cookies are Secure: open the portal through HTTPS. For plain HTTP on this machine \
+             pass --insecure-cookies (or TICKETWERK_INSECURE_COOKIES=true)."
+                .into(),
+        ),
+        (false, false) => (
+            false,
+            "Cookies are Secure: put a TLS-terminating reverse proxy in front of this address."
+                .into(),
+        ),
+    }
+}
+
+/// A server started in the background, for tests and `demo`.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// `http://ADDR:PORT/` of the server.
+    pub fn url(&self) -> String {
+        browser_url(self.addr)
+    }
+}
+
+/// Builds the app on open storage and serves it on `listener` in a
+/// background task.
+pub fn spawn_server(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    files: FileStore,
+    config: &Config,
+) -> anyhow::Result<RunningServer> {
+    let addr = listener.local_addr().context("reading the listen address")?;
+    let app = App::new(store, files, config.web.clone()).context("building the web app")?;
+    let handle = tokio::spawn(ticketwerk_web::serve(listener, app));
+    Ok(RunningServer { addr, handle })
+}
+
+/// Opens storage, binds and serves in the background: what `serve` does,
+/// without waiting. With `listen` on port 0 tests get a free port.
+pub async fn start(config: &Config) -> anyhow::Result<(RunningServer, Store, FileStore)> {
+    let (store, files) = open_storage(config).await?;
+    let listener = bind(config).await?;
+    let server = spawn_server(listener, store.clone(), files.clone(), config)?;
+    Ok((server, store, files))
+}
+
+/// Waits until the server stops or the process is asked to stop (Ctrl-C,
+/// SIGTERM), then closes the database cleanly so SQLite checkpoints its
+/// write-ahead log.
+pub async fn run_until_stopped(server: RunningServer, store: Store) -> anyhow::Result<()> {
+    let result = tokio::select! {
+        joined = server.handle => match joined {
+            Ok(result) => result,
+            Err(e) => Err(anyhow::anyhow!("the server task failed: {e}")),
+        },
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://tw:geheim@db:5432/tw"), "postgres://tw:***@db:5432/tw");
+        assert_eq!(redact("sqlite:///srv/tw.sqlite?mode=rwc"), "sqlite:///srv/tw.sqlite?mode=rwc");
+        assert_eq!(redact("postgres://db/tw?user=a@b"), "postgres://db/tw?user=a@b");
+    }
+
+    #[test]
+    fn browser_urls() {
+        let url = |s: &str| browser_url(s.parse().unwrap_or_else(|_| panic!("{s}")));
+        assert_eq!(url("0.0.0.0:8080"), "http://127.0.0.1:8080/");
+        assert_eq!(url("[::]:8080"), "http://[::1]:8080/");
+        assert_eq!(url("10.0.0.5:80"), "http://10.0.0.5:80/");
+    }
+}
