@@ -1,0 +1,231 @@
+//! How fast are the ticket lists, the ticket view and the session lookup
+//! at a million tickets? Seeds a fresh database in bulk, then times each
+//! query the pages make, many times over, and prints median and p99.
+//!
+//! `cargo bench -p ticketwerk-storage --bench lists` uses SQLite in a temp
+//! folder; `TICKETWERK_BENCH_DATABASE_URL=postgres://…` a PostgreSQL
+//! database (it must be empty); `BENCH_TICKETS=N` another size.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use sqlx::Executor;
+use ticketwerk_domain::access::{Scope, StatusFilter};
+use ticketwerk_domain::{EntryKind, TicketNumber};
+use ticketwerk_storage::{SortKey, Store, TicketQuery};
+
+const PARTNERS: i64 = 200;
+const PERSONS_PER_PARTNER: i64 = 100;
+const PERSONS: i64 = PARTNERS * PERSONS_PER_PARTNER;
+const RUNS: usize = 300;
+
+/// Bulk rows through one statement per table: ids 1..n in order, so the
+/// person and partner of ticket i follow from i.
+fn seed_sql(postgres: bool, tickets: i64) -> Vec<String> {
+    let series = |n: i64| {
+        if postgres {
+            format!("FROM generate_series(1, {n}) AS s(i)")
+        } else {
+            format!(
+                "FROM (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s \
+                 WHERE i < {n}) SELECT i FROM s)"
+            )
+        }
+    };
+    let number = if postgres {
+        "'2026-' || lpad(i::text, 7, '0')"
+    } else {
+        "'2026-' || printf('%07d', i)"
+    };
+    let person = format!("(i % {PERSONS}) + 1");
+    let partner = format!("((i % {PERSONS}) / {PERSONS_PER_PARTNER}) + 1");
+    vec![
+        format!(
+            "INSERT INTO business_partners (customer_number, name, created_at) \
+             SELECT 'K-' || i, 'Partner ' || i, 0 {}",
+            series(PARTNERS)
+        ),
+        format!(
+            "INSERT INTO persons (email, name, created_at) \
+             SELECT 'p' || i || '@bench.example', 'Person ' || i, 0 {}",
+            series(PERSONS)
+        ),
+        format!(
+            "INSERT INTO memberships (person_id, business_partner_id, authorised) \
+             SELECT i, ((i - 1) / {PERSONS_PER_PARTNER}) + 1, 0 {}",
+            series(PERSONS)
+        ),
+        format!(
+            "INSERT INTO tickets (number, business_partner_id, kind, status, is_open, \
+             reported_by, reported_for, reference, short_text, description, impact, urgency, \
+             ticket_type, priority, created_at, updated_at) \
+             SELECT {number}, {partner}, CASE WHEN i % 10 = 0 THEN 'call' ELSE 'incident' END, \
+             CASE i % 10 WHEN 0 THEN 'new' WHEN 1 THEN 'in_progress' ELSE 'closed' END, \
+             CASE WHEN i % 10 < 2 THEN 1 ELSE 0 END, {person}, {person}, 'REF-' || i, \
+             'Störung Nummer ' || i, 'Beschreibung ' || i, 'person', 'restricted', \
+             'incident', (i % 5) + 1, 1700000000 + i * 30, 1700000000 + i * 30 {}",
+            series(tickets)
+        ),
+        format!(
+            "INSERT INTO entries (ticket_id, kind, author_id, body, created_at) \
+             SELECT (i % {tickets}) + 1, CASE WHEN i % 7 = 0 THEN 'internal_note' \
+             ELSE 'customer_note' END, {person}, 'Eintrag ' || i, 1700000000 + i {}",
+            series(tickets)
+        ),
+    ]
+}
+
+fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (ms(samples[samples.len() / 2]), ms(samples[samples.len() * 99 / 100]))
+}
+
+async fn time<F, Fut>(label: &str, mut f: F)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f(0).await; // warm the cache
+    let mut samples = Vec::with_capacity(RUNS);
+    for run in 0..RUNS {
+        let start = Instant::now();
+        f(run).await;
+        samples.push(start.elapsed());
+    }
+    let (median, p99) = stats(samples);
+    println!("| {label:<52} | {median:>8.3} | {p99:>8.3} |");
+}
+
+fn query(scope: Scope, status: StatusFilter, sort: SortKey, descending: bool) -> TicketQuery {
+    TicketQuery { scope, status, sort, descending, search: None, after: None, limit: 25 }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let tickets: i64 = std::env::var("BENCH_TICKETS").ok().and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let url = std::env::var("TICKETWERK_BENCH_DATABASE_URL").unwrap_or_else(|_| {
+        format!("sqlite://{}?mode=rwc", dir.path().join("bench.sqlite").display())
+    });
+    let postgres = url.starts_with("postgres");
+    let store = Store::open(&url).await.unwrap();
+
+    let seed_start = Instant::now();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    for sql in seed_sql(postgres, tickets) {
+        pool.execute(sql.as_str()).await.unwrap();
+    }
+    let analyse = if postgres { "ANALYZE" } else { "ANALYZE" };
+    pool.execute(analyse).await.unwrap();
+    println!(
+        "seeded {tickets} tickets, {tickets} entries, {PERSONS} persons, {PARTNERS} partners \
+         on {} in {:.1} s",
+        if postgres { "PostgreSQL" } else { "SQLite" },
+        seed_start.elapsed().as_secs_f64()
+    );
+    if let Ok(sql) = std::env::var("BENCH_EXPLAIN") {
+        use sqlx::Row;
+        for row in sqlx::query(&sql).fetch_all(&pool).await.unwrap() {
+            println!("plan: {:?}", row.try_get::<String, _>(row.len() - 1));
+        }
+    }
+    println!("| {:<52} | {:>8} | {:>8} |", "query (25 rows a page)", "median ms", "p99 ms");
+    println!("|{:-<54}|{:-<10}|{:-<10}|", "", "", "");
+
+    let person = |run: usize| (run as i64 * 37) % PERSONS + 1;
+    let partner_of = |p: i64| ((p - 1) / PERSONS_PER_PARTNER) + 1;
+    let involving = |p: i64| Scope::Involving { person: p, partners: vec![partner_of(p)] };
+
+    time("my open tickets (person, by last change)", |run| {
+        let q = query(involving(person(run)), StatusFilter::Open, SortKey::Updated, true);
+        let store = &store;
+        async move { store.list_tickets(&q).await.unwrap(); }
+    })
+    .await;
+    time("my closed tickets (person, by last change)", |run| {
+        let q = query(involving(person(run)), StatusFilter::Closed, SortKey::Updated, true);
+        let store = &store;
+        async move { store.list_tickets(&q).await.unwrap(); }
+    })
+    .await;
+    time("business partner's open tickets", |run| {
+        let q = query(Scope::Partners(vec![partner_of(person(run))]), StatusFilter::Open,
+            SortKey::Updated, true);
+        let store = &store;
+        async move { store.list_tickets(&q).await.unwrap(); }
+    })
+    .await;
+    time("business partner's closed tickets, by priority", |run| {
+        let q = query(Scope::Partners(vec![partner_of(person(run))]), StatusFilter::Closed,
+            SortKey::Priority, false);
+        let store = &store;
+        async move { store.list_tickets(&q).await.unwrap(); }
+    })
+    .await;
+    for (label, sort, desc) in [
+        ("desk: open tickets, by last change", SortKey::Updated, true),
+        ("desk: open tickets, by priority", SortKey::Priority, false),
+        ("desk: open tickets, by number", SortKey::Number, true),
+        ("desk: open tickets, by short text", SortKey::ShortText, false),
+    ] {
+        time(label, |_| {
+            let q = query(Scope::All, StatusFilter::Open, sort, desc);
+            let store = &store;
+            async move { store.list_tickets(&q).await.unwrap(); }
+        })
+        .await;
+    }
+    let first = store.list_tickets(&query(Scope::All, StatusFilter::Open, SortKey::Updated, true))
+        .await.unwrap();
+    time("desk: open tickets, next page (keyset)", |_| {
+        let mut q = query(Scope::All, StatusFilter::Open, SortKey::Updated, true);
+        q.after = first.next.clone();
+        let store = &store;
+        async move { store.list_tickets(&q).await.unwrap(); }
+    })
+    .await;
+    time("desk: new calls", |_| {
+        let q = query(Scope::All, StatusFilter::NewCalls, SortKey::Updated, true);
+        let store = &store;
+        async move { store.list_tickets(&q).await.unwrap(); }
+    })
+    .await;
+    time("my open tickets, quick search", |run| {
+        let mut q = query(involving(person(run)), StatusFilter::Open, SortKey::Updated, true);
+        q.search = Some("nummer 1".into());
+        let store = &store;
+        async move { store.list_tickets(&q).await.unwrap(); }
+    })
+    .await;
+    time("desk: all open tickets, quick search (full scan)", |_| {
+        let mut q = query(Scope::All, StatusFilter::Open, SortKey::Updated, true);
+        q.search = Some("nummer 4711".into());
+        let store = &store;
+        async move { store.list_tickets(&q).await.unwrap(); }
+    })
+    .await;
+    let visible: Vec<EntryKind> = EntryKind::customer_visible_kinds().collect();
+    time("ticket view: ticket, timeline, attachments", |run| {
+        let n = (run as i64 * 7919) % tickets + 1;
+        let number: TicketNumber = format!("2026-{n:07}").parse().unwrap();
+        let (store, visible) = (&store, &visible);
+        async move {
+            let t = store.ticket_by_number(&number).await.unwrap().unwrap();
+            store.entries(t.id, visible).await.unwrap();
+            store.attachments(t.id, visible).await.unwrap();
+        }
+    })
+    .await;
+    time("signed-in request: session, viewer, person", |run| {
+        let p = person(run);
+        let store = &store;
+        async move {
+            store.session("no-such-session").await.unwrap();
+            store.viewer(p).await.unwrap();
+            store.person(p).await.unwrap();
+        }
+    })
+    .await;
+}
