@@ -2,9 +2,9 @@
 //! lists, counts, later mail and the API) asks these questions here and
 //! nowhere else.
 
+use crate::Id;
 use crate::error::DomainError;
 use crate::ticket::{EntryKind, TicketKind};
-use crate::Id;
 
 /// A person's membership in one business partner.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,19 +63,30 @@ pub enum StatusFilter {
 
 impl Viewer {
     pub fn is_member_of(&self, business_partner: Id) -> bool {
-        self.memberships.iter().any(|m| m.business_partner == business_partner)
+        self.memberships
+            .iter()
+            .any(|m| m.business_partner == business_partner)
     }
 
     pub fn is_authorised_for(&self, business_partner: Id) -> bool {
-        self.memberships.iter().any(|m| m.business_partner == business_partner && m.authorised)
+        self.memberships
+            .iter()
+            .any(|m| m.business_partner == business_partner && m.authorised)
     }
 
     fn partners(&self) -> Vec<Id> {
-        self.memberships.iter().map(|m| m.business_partner).collect()
+        self.memberships
+            .iter()
+            .map(|m| m.business_partner)
+            .collect()
     }
 
     fn authorised_partners(&self) -> Vec<Id> {
-        self.memberships.iter().filter(|m| m.authorised).map(|m| m.business_partner).collect()
+        self.memberships
+            .iter()
+            .filter(|m| m.authorised)
+            .map(|m| m.business_partner)
+            .collect()
     }
 
     /// May this person see this ticket? Agents see every ticket; a customer
@@ -112,8 +123,12 @@ impl Viewer {
     /// For oneself: any member. For someone else: only the authorised, and
     /// only for members of the same business partner (checked by the caller
     /// with `other_is_member`).
-    pub fn may_create_ticket(&self, business_partner: Id, reported_for: Id, other_is_member: bool)
-    -> bool {
+    pub fn may_create_ticket(
+        &self,
+        business_partner: Id,
+        reported_for: Id,
+        other_is_member: bool,
+    ) -> bool {
         if !self.is_member_of(business_partner) {
             return false;
         }
@@ -122,7 +137,11 @@ impl Viewer {
 
     /// May this viewer add an entry of this kind to a ticket it may see?
     pub fn may_write_entry(&self, kind: EntryKind) -> bool {
-        if self.agent { kind.desk_writable() } else { kind.customer_writable() }
+        if self.agent {
+            kind.desk_writable()
+        } else {
+            kind.customer_writable()
+        }
     }
 
     /// May this viewer edit the initial report? Only its reporter or the
@@ -149,7 +168,10 @@ impl Viewer {
     /// The scope and status filter behind a catalog, or `None` when this
     /// viewer may not open it (its URL then answers 404).
     pub fn catalog(&self, catalog: Catalog) -> Option<(Scope, StatusFilter)> {
-        let mine = || Scope::Involving { person: self.person, partners: self.partners() };
+        let mine = || Scope::Involving {
+            person: self.person,
+            partners: self.partners(),
+        };
         let partner = || {
             let partners = self.authorised_partners();
             (!partners.is_empty()).then_some(Scope::Partners(partners))
@@ -175,11 +197,18 @@ mod tests {
         Viewer {
             person,
             agent: false,
-            memberships: vec![Membership { business_partner: bp, authorised }],
+            memberships: vec![Membership {
+                business_partner: bp,
+                authorised,
+            }],
         }
     }
 
-    const T: TicketParties = TicketParties { business_partner: 1, reported_by: 10, reported_for: 11 };
+    const T: TicketParties = TicketParties {
+        business_partner: 1,
+        reported_by: 10,
+        reported_for: 11,
+    };
 
     #[test]
     fn customers_see_their_own_tickets_only() {
@@ -203,7 +232,10 @@ mod tests {
             v.may_edit_report(&T, TicketKind::Incident),
             Err(DomainError::Conflict("report_locked"))
         );
-        assert_eq!(customer(12, 1, false).may_edit_report(&T, TicketKind::Call), Err(DomainError::NotFound));
+        assert_eq!(
+            customer(12, 1, false).may_edit_report(&T, TicketKind::Call),
+            Err(DomainError::NotFound)
+        );
     }
 
     #[test]

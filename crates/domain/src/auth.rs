@@ -2,8 +2,8 @@
 //! tokens and the throttle against guessing. The primitives come from
 //! well-kept libraries (argon2, totp-rs, sha2); the rules are ours.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
@@ -34,7 +34,11 @@ pub fn hash_password(password: &str) -> Result<String, DomainError> {
 /// Checks a password against a stored hash in constant time.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -75,7 +79,10 @@ impl TotpSecret {
     }
 
     pub fn from_base32(encoded: &str) -> Option<Self> {
-        totp_rs::Secret::Encoded(encoded.to_string()).to_bytes().ok().map(Self)
+        totp_rs::Secret::Encoded(encoded.to_string())
+            .to_bytes()
+            .ok()
+            .map(Self)
     }
 
     pub fn to_base32(&self) -> String {
@@ -109,18 +116,24 @@ impl TotpSecret {
     /// either side. Each step is accepted once: `last_step` is the step of
     /// the last accepted code, and a code of that step or an earlier one is
     /// a replay. On success returns the step to remember.
-    pub fn verify(&self, code: &str, now: Timestamp, last_step: Option<i64>)
-    -> Result<i64, TotpRefusal> {
+    pub fn verify(
+        &self,
+        code: &str,
+        now: Timestamp,
+        last_step: Option<i64>,
+    ) -> Result<i64, TotpRefusal> {
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TotpRefusal::Wrong);
         }
         let current = now.div_euclid(TOTP_STEP);
         let totp = self.totp("", "");
-        let matched = [current - 1, current, current + 1].into_iter().find(|step| {
-            let expected = totp.generate((*step * TOTP_STEP).max(0) as u64);
-            bool::from(expected.as_bytes().ct_eq(code.as_bytes()))
-        });
+        let matched = [current - 1, current, current + 1]
+            .into_iter()
+            .find(|step| {
+                let expected = totp.generate((*step * TOTP_STEP).max(0) as u64);
+                bool::from(expected.as_bytes().ct_eq(code.as_bytes()))
+            });
         match (matched, last_step) {
             (None, _) => Err(TotpRefusal::Wrong),
             (Some(step), Some(last)) if step <= last => Err(TotpRefusal::Replayed),
@@ -139,8 +152,9 @@ pub fn generate_recovery_codes() -> Vec<String> {
     let mut rng = rand::rngs::OsRng;
     (0..RECOVERY_CODES)
         .map(|_| {
-            let chars: Vec<char> =
-                (0..12).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+            let chars: Vec<char> = (0..12)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect();
             let groups: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
             groups.join("-")
         })
@@ -150,8 +164,11 @@ pub fn generate_recovery_codes() -> Vec<String> {
 /// Normalises a typed recovery code and hashes it for lookup. The codes
 /// carry 60 random bits, so a fast hash is enough.
 pub fn hash_recovery_code(code: &str) -> String {
-    let normal: String =
-        code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+    let normal: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
     hex_sha256(normal.as_bytes())
 }
 
@@ -169,7 +186,10 @@ pub fn hash_token(token: &str) -> String {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Limits on failed sign-ins within a window. Failures count per account
@@ -182,14 +202,24 @@ pub struct ThrottleRule {
     pub max_failures: i64,
 }
 
-pub const THROTTLE_ACCOUNT_ADDRESS: ThrottleRule = ThrottleRule { window: 900, max_failures: 5 };
-pub const THROTTLE_ADDRESS: ThrottleRule = ThrottleRule { window: 900, max_failures: 30 };
+pub const THROTTLE_ACCOUNT_ADDRESS: ThrottleRule = ThrottleRule {
+    window: 900,
+    max_failures: 5,
+};
+pub const THROTTLE_ADDRESS: ThrottleRule = ThrottleRule {
+    window: 900,
+    max_failures: 30,
+};
 
 impl ThrottleRule {
     /// Given the failures recorded since `window_start`, when may the next
     /// attempt come? `None`: now.
-    pub fn blocked_until(&self, window_start: Timestamp, failures: i64, now: Timestamp)
-    -> Option<Timestamp> {
+    pub fn blocked_until(
+        &self,
+        window_start: Timestamp,
+        failures: i64,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
         let end = window_start + self.window;
         (now < end && failures >= self.max_failures).then_some(end)
     }
@@ -213,10 +243,15 @@ mod tests {
             (20000000000, "65353130"),
         ];
         for (time, expected) in vectors {
-            let eight = TOTP::new_unchecked(Algorithm::SHA1, 8, 0, 30, key.clone(), None, String::new());
+            let eight =
+                TOTP::new_unchecked(Algorithm::SHA1, 8, 0, 30, key.clone(), None, String::new());
             assert_eq!(eight.generate(time), expected, "8 digits at {time}");
             let ours = TotpSecret::from_bytes(key.clone());
-            assert_eq!(ours.code_at(time as i64), expected[2..], "6 digits at {time}");
+            assert_eq!(
+                ours.code_at(time as i64),
+                expected[2..],
+                "6 digits at {time}"
+            );
         }
     }
 
@@ -226,8 +261,14 @@ mod tests {
         let now = 1_800_000_015;
         assert!(s.verify(&s.code_at(now - 30), now, None).is_ok());
         assert!(s.verify(&s.code_at(now + 30), now, None).is_ok());
-        assert_eq!(s.verify(&s.code_at(now - 60), now, None), Err(TotpRefusal::Wrong));
-        assert_eq!(s.verify(&s.code_at(now + 60), now, None), Err(TotpRefusal::Wrong));
+        assert_eq!(
+            s.verify(&s.code_at(now - 60), now, None),
+            Err(TotpRefusal::Wrong)
+        );
+        assert_eq!(
+            s.verify(&s.code_at(now + 60), now, None),
+            Err(TotpRefusal::Wrong)
+        );
     }
 
     #[test]
@@ -235,9 +276,15 @@ mod tests {
         let s = TotpSecret::generate();
         let now = 1_800_000_015;
         let step = s.verify(&s.code_at(now), now, None).unwrap();
-        assert_eq!(s.verify(&s.code_at(now), now + 5, Some(step)), Err(TotpRefusal::Replayed));
+        assert_eq!(
+            s.verify(&s.code_at(now), now + 5, Some(step)),
+            Err(TotpRefusal::Replayed)
+        );
         // An older code from the drift window is a replay as well.
-        assert_eq!(s.verify(&s.code_at(now - 30), now, Some(step)), Err(TotpRefusal::Replayed));
+        assert_eq!(
+            s.verify(&s.code_at(now - 30), now, Some(step)),
+            Err(TotpRefusal::Replayed)
+        );
         assert!(s.verify(&s.code_at(now + 30), now + 30, Some(step)).is_ok());
     }
 
@@ -254,7 +301,10 @@ mod tests {
         let s = TotpSecret::generate();
         let back = TotpSecret::from_base32(&s.to_base32()).unwrap();
         assert_eq!(back.code_at(1_800_000_000), s.code_at(1_800_000_000));
-        assert!(s.otpauth_uri("Ticketwerk", "anna@example.de").starts_with("otpauth://totp/"));
+        assert!(
+            s.otpauth_uri("Ticketwerk", "anna@example.de")
+                .starts_with("otpauth://totp/")
+        );
     }
 
     #[test]

@@ -26,7 +26,11 @@ impl Email {
                 }
                 None => false,
             };
-        if valid { Ok(Self(value)) } else { Err(DomainError::invalid("email", "invalid_email")) }
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err(DomainError::invalid("email", "invalid_email"))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -46,12 +50,23 @@ mod tests {
 
     #[test]
     fn parses_and_normalises() {
-        assert_eq!(Email::parse("  Anna.Berg@Example.DE ").unwrap().as_str(), "anna.berg@example.de");
+        assert_eq!(
+            Email::parse("  Anna.Berg@Example.DE ").unwrap().as_str(),
+            "anna.berg@example.de"
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "anna", "anna@", "@example.de", "a b@example.de", "a@b@c.de", "a@localhost"] {
+        for bad in [
+            "",
+            "anna",
+            "anna@",
+            "@example.de",
+            "a b@example.de",
+            "a@b@c.de",
+            "a@localhost",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -112,7 +112,10 @@ impl EntryKind {
 
     /// Kinds an agent writes from the desk.
     pub fn desk_writable(self) -> bool {
-        matches!(self, EntryKind::DeskQuestion | EntryKind::InternalNote | EntryKind::Solution)
+        matches!(
+            self,
+            EntryKind::DeskQuestion | EntryKind::InternalNote | EntryKind::Solution
+        )
     }
 }
 
@@ -146,7 +149,7 @@ impl Priority {
     }
 
     pub fn from_level(level: i64) -> Option<Self> {
-        (1..=5).contains(&level).then(|| Self(level as u8))
+        (1..=5).contains(&level).then_some(Self(level as u8))
     }
 
     pub fn level(self) -> u8 {
@@ -222,7 +225,10 @@ mod tests {
         let n = TicketNumber::new(2026, 42);
         assert_eq!(n.as_str(), "2026-000042");
         assert_eq!("2026-000042".parse::<TicketNumber>().unwrap(), n);
-        assert_eq!("2026-1234567".parse::<TicketNumber>().unwrap().as_str(), "2026-1234567");
+        assert_eq!(
+            "2026-1234567".parse::<TicketNumber>().unwrap().as_str(),
+            "2026-1234567"
+        );
         for bad in ["", "2026", "26-000042", "2026-42", "2026-00004x", "../etc"] {
             assert!(bad.parse::<TicketNumber>().is_err(), "{bad}");
         }
@@ -269,8 +275,14 @@ mod status_tests {
     fn entries_move_the_status() {
         use EntryKind::*;
         use TicketStatus::*;
-        assert_eq!(status_after_entry(DeskQuestion, InProgress), Some(WaitingForCustomer));
-        assert_eq!(status_after_entry(CustomerNote, WaitingForCustomer), Some(InProgress));
+        assert_eq!(
+            status_after_entry(DeskQuestion, InProgress),
+            Some(WaitingForCustomer)
+        );
+        assert_eq!(
+            status_after_entry(CustomerNote, WaitingForCustomer),
+            Some(InProgress)
+        );
         assert_eq!(status_after_entry(Solution, InProgress), Some(Solved));
         assert_eq!(status_after_entry(InternalNote, InProgress), None);
         assert_eq!(status_after_entry(CustomerNote, Closed), None);

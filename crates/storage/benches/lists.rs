@@ -78,17 +78,28 @@ fn seed_sql(postgres: bool, tickets: i64) -> Vec<String> {
 fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (ms(samples[samples.len() / 2]), ms(samples[samples.len() * 99 / 100]))
+    (
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() * 99 / 100]),
+    )
 }
 
-async fn time<F, Fut>(label: &str, mut f: F)
+async fn time<F, Fut>(label: &str, f: F)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    time_runs(label, RUNS, f).await
+}
+
+async fn time_runs<F, Fut>(label: &str, runs: usize, mut f: F)
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     f(0).await; // warm the cache
-    let mut samples = Vec::with_capacity(RUNS);
-    for run in 0..RUNS {
+    let mut samples = Vec::with_capacity(runs);
+    for run in 0..runs {
         let start = Instant::now();
         f(run).await;
         samples.push(start.elapsed());
@@ -98,16 +109,29 @@ where
 }
 
 fn query(scope: Scope, status: StatusFilter, sort: SortKey, descending: bool) -> TicketQuery {
-    TicketQuery { scope, status, sort, descending, search: None, after: None, limit: 25 }
+    TicketQuery {
+        scope,
+        status,
+        sort,
+        descending,
+        search: None,
+        after: None,
+        limit: 25,
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let tickets: i64 = std::env::var("BENCH_TICKETS").ok().and_then(|v| v.parse().ok())
+    let tickets: i64 = std::env::var("BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     let url = std::env::var("TICKETWERK_BENCH_DATABASE_URL").unwrap_or_else(|_| {
-        format!("sqlite://{}?mode=rwc", dir.path().join("bench.sqlite").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.sqlite").display()
+        )
     });
     let postgres = url.starts_with("postgres");
     let store = Store::open(&url).await.unwrap();
@@ -117,8 +141,8 @@ async fn main() {
     for sql in seed_sql(postgres, tickets) {
         pool.execute(sql.as_str()).await.unwrap();
     }
-    let analyse = if postgres { "ANALYZE" } else { "ANALYZE" };
-    pool.execute(analyse).await.unwrap();
+    // Planner statistics, as a running installation gathers them over time.
+    pool.execute("ANALYZE").await.unwrap();
     println!(
         "seeded {tickets} tickets, {tickets} entries, {PERSONS} persons, {PARTNERS} partners \
          on {} in {:.1} s",
@@ -131,80 +155,143 @@ async fn main() {
             println!("plan: {:?}", row.try_get::<String, _>(row.len() - 1));
         }
     }
-    println!("| {:<52} | {:>8} | {:>8} |", "query (25 rows a page)", "median ms", "p99 ms");
+    println!(
+        "| {:<52} | {:>8} | {:>8} |",
+        "query (25 rows a page)", "median ms", "p99 ms"
+    );
     println!("|{:-<54}|{:-<10}|{:-<10}|", "", "", "");
 
     let person = |run: usize| (run as i64 * 37) % PERSONS + 1;
     let partner_of = |p: i64| ((p - 1) / PERSONS_PER_PARTNER) + 1;
-    let involving = |p: i64| Scope::Involving { person: p, partners: vec![partner_of(p)] };
+    let involving = |p: i64| Scope::Involving {
+        person: p,
+        partners: vec![partner_of(p)],
+    };
 
     time("my open tickets (person, by last change)", |run| {
-        let q = query(involving(person(run)), StatusFilter::Open, SortKey::Updated, true);
+        let q = query(
+            involving(person(run)),
+            StatusFilter::Open,
+            SortKey::Updated,
+            true,
+        );
         let store = &store;
-        async move { store.list_tickets(&q).await.unwrap(); }
+        async move {
+            store.list_tickets(&q).await.unwrap();
+        }
     })
     .await;
     time("my closed tickets (person, by last change)", |run| {
-        let q = query(involving(person(run)), StatusFilter::Closed, SortKey::Updated, true);
+        let q = query(
+            involving(person(run)),
+            StatusFilter::Closed,
+            SortKey::Updated,
+            true,
+        );
         let store = &store;
-        async move { store.list_tickets(&q).await.unwrap(); }
+        async move {
+            store.list_tickets(&q).await.unwrap();
+        }
     })
     .await;
     time("business partner's open tickets", |run| {
-        let q = query(Scope::Partners(vec![partner_of(person(run))]), StatusFilter::Open,
-            SortKey::Updated, true);
+        let q = query(
+            Scope::Partners(vec![partner_of(person(run))]),
+            StatusFilter::Open,
+            SortKey::Updated,
+            true,
+        );
         let store = &store;
-        async move { store.list_tickets(&q).await.unwrap(); }
+        async move {
+            store.list_tickets(&q).await.unwrap();
+        }
     })
     .await;
     time("business partner's closed tickets, by priority", |run| {
-        let q = query(Scope::Partners(vec![partner_of(person(run))]), StatusFilter::Closed,
-            SortKey::Priority, false);
+        let q = query(
+            Scope::Partners(vec![partner_of(person(run))]),
+            StatusFilter::Closed,
+            SortKey::Priority,
+            false,
+        );
         let store = &store;
-        async move { store.list_tickets(&q).await.unwrap(); }
+        async move {
+            store.list_tickets(&q).await.unwrap();
+        }
     })
     .await;
     for (label, sort, desc) in [
         ("desk: open tickets, by last change", SortKey::Updated, true),
         ("desk: open tickets, by priority", SortKey::Priority, false),
         ("desk: open tickets, by number", SortKey::Number, true),
-        ("desk: open tickets, by short text", SortKey::ShortText, false),
+        (
+            "desk: open tickets, by short text",
+            SortKey::ShortText,
+            false,
+        ),
     ] {
         time(label, |_| {
             let q = query(Scope::All, StatusFilter::Open, sort, desc);
             let store = &store;
-            async move { store.list_tickets(&q).await.unwrap(); }
+            async move {
+                store.list_tickets(&q).await.unwrap();
+            }
         })
         .await;
     }
-    let first = store.list_tickets(&query(Scope::All, StatusFilter::Open, SortKey::Updated, true))
-        .await.unwrap();
+    let first = store
+        .list_tickets(&query(
+            Scope::All,
+            StatusFilter::Open,
+            SortKey::Updated,
+            true,
+        ))
+        .await
+        .unwrap();
     time("desk: open tickets, next page (keyset)", |_| {
         let mut q = query(Scope::All, StatusFilter::Open, SortKey::Updated, true);
         q.after = first.next.clone();
         let store = &store;
-        async move { store.list_tickets(&q).await.unwrap(); }
+        async move {
+            store.list_tickets(&q).await.unwrap();
+        }
     })
     .await;
     time("desk: new calls", |_| {
         let q = query(Scope::All, StatusFilter::NewCalls, SortKey::Updated, true);
         let store = &store;
-        async move { store.list_tickets(&q).await.unwrap(); }
+        async move {
+            store.list_tickets(&q).await.unwrap();
+        }
     })
     .await;
     time("my open tickets, quick search", |run| {
-        let mut q = query(involving(person(run)), StatusFilter::Open, SortKey::Updated, true);
+        let mut q = query(
+            involving(person(run)),
+            StatusFilter::Open,
+            SortKey::Updated,
+            true,
+        );
         q.search = Some("nummer 1".into());
         let store = &store;
-        async move { store.list_tickets(&q).await.unwrap(); }
+        async move {
+            store.list_tickets(&q).await.unwrap();
+        }
     })
     .await;
-    time("desk: all open tickets, quick search (full scan)", |_| {
-        let mut q = query(Scope::All, StatusFilter::Open, SortKey::Updated, true);
-        q.search = Some("nummer 4711".into());
-        let store = &store;
-        async move { store.list_tickets(&q).await.unwrap(); }
-    })
+    // A rare term scans every open ticket: few runs suffice.
+    time_runs(
+        "desk: all open tickets, quick search (full scan)",
+        20,
+        |_| {
+            let mut q = query(Scope::All, StatusFilter::Open, SortKey::Updated, true);
+            q.search = Some("nummer 4711".into());
+            let store = &store;
+            async move {
+                store.list_tickets(&q).await.unwrap();
+            }
+        },
+    )
     .await;
     let visible: Vec<EntryKind> = EntryKind::customer_visible_kinds().collect();
     time("ticket view: ticket, timeline, attachments", |run| {

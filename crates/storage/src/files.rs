@@ -25,7 +25,10 @@ impl FileStore {
     /// A key is 32 lowercase hex digits, nothing else, so it is always a
     /// safe file name.
     fn path_of(&self, key: &str) -> Option<PathBuf> {
-        let valid = key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let valid = key.len() == 32
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         valid.then(|| self.root.join(&key[..2]).join(key))
     }
 
@@ -36,18 +39,30 @@ impl FileStore {
         let mut raw = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let key: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        let path = self.path_of(&key).ok_or_else(|| StorageError::Corrupt("bad key".into()))?;
+        let path = self
+            .path_of(&key)
+            .ok_or_else(|| StorageError::Corrupt("bad key".into()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        tokio::fs::create_dir_all(dir).await.map_err(io("creating an attachment folder"))?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(io("creating an attachment folder"))?;
         let tmp = path.with_extension("partial");
-        tokio::fs::write(&tmp, bytes).await.map_err(io("writing an attachment"))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io("storing an attachment"))?;
+        tokio::fs::write(&tmp, bytes)
+            .await
+            .map_err(io("writing an attachment"))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(io("storing an attachment"))?;
         Ok(key)
     }
 
     pub async fn get(&self, key: &str) -> Result<Vec<u8>> {
-        let path = self.path_of(key).ok_or_else(|| StorageError::Corrupt("bad key".into()))?;
-        tokio::fs::read(path).await.map_err(io("reading an attachment"))
+        let path = self
+            .path_of(key)
+            .ok_or_else(|| StorageError::Corrupt("bad key".into()))?;
+        tokio::fs::read(path)
+            .await
+            .map_err(io("reading an attachment"))
     }
 
     /// Removes a file whose database record was never written.

@@ -61,11 +61,13 @@ impl<T> Context<T> for std::result::Result<T, sqlx::Error> {
 /// Reads a column that holds a domain code (status, kind, …).
 pub(crate) fn code<T: FromStr>(row: &AnyRow, column: &str) -> Result<T> {
     let raw: String = row.try_get(column).context("reading a row")?;
-    raw.parse().map_err(|_| StorageError::Corrupt(format!("{column} = {raw:?}")))
+    raw.parse()
+        .map_err(|_| StorageError::Corrupt(format!("{column} = {raw:?}")))
 }
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +93,9 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StorageError::Corrupt(format!("unsupported database URL scheme: {url}")));
+            return Err(StorageError::Corrupt(format!(
+                "unsupported database URL scheme: {url}"
+            )));
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
@@ -110,9 +114,11 @@ impl Store {
                 .connect(url)
                 .await
                 .context("opening the SQLite database")?,
-            Backend::Postgres => {
-                options.max_connections(16).connect(url).await.context("connecting to PostgreSQL")?
-            }
+            Backend::Postgres => options
+                .max_connections(16)
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?,
         };
         let store = Self { pool, backend };
         store.migrate().await?;
@@ -124,10 +130,13 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator.run(&self.pool).await.map_err(|e| StorageError::Database {
-            context: "applying migrations",
-            source: e.into(),
-        })
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StorageError::Database {
+                context: "applying migrations",
+                source: e.into(),
+            })
     }
 
     pub fn backend(&self) -> Backend {
@@ -140,8 +149,13 @@ impl Store {
     }
 
     /// Records a security or administrative event.
-    pub async fn audit(&self, at: i64, person: Option<i64>, event: &str, detail: &str)
-    -> Result<()> {
+    pub async fn audit(
+        &self,
+        at: i64,
+        person: Option<i64>,
+        event: &str,
+        detail: &str,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO audit_log (at, person_id, event, detail) VALUES ($1, $2, $3, $4)")
             .bind(at)
             .bind(person)

@@ -40,22 +40,34 @@ fn person(row: &AnyRow) -> Result<Person> {
         name: row.try_get("name").context("reading a person")?,
         phone: row.try_get("phone").context("reading a person")?,
         language: row.try_get("language").context("reading a person")?,
-        agent: row.try_get::<i64, _>("is_agent").context("reading a person")? != 0,
-        active: row.try_get::<i64, _>("active").context("reading a person")? != 0,
+        agent: row
+            .try_get::<i64, _>("is_agent")
+            .context("reading a person")?
+            != 0,
+        active: row
+            .try_get::<i64, _>("active")
+            .context("reading a person")?
+            != 0,
     })
 }
 
 fn business_partner(row: &AnyRow) -> Result<BusinessPartner> {
     Ok(BusinessPartner {
         id: row.try_get("id").context("reading a business partner")?,
-        customer_number: row.try_get("customer_number").context("reading a business partner")?,
+        customer_number: row
+            .try_get("customer_number")
+            .context("reading a business partner")?,
         name: row.try_get("name").context("reading a business partner")?,
     })
 }
 
 impl Store {
-    pub async fn create_business_partner(&self, customer_number: &str, name: &str, now: Timestamp)
-    -> Result<Id> {
+    pub async fn create_business_partner(
+        &self,
+        customer_number: &str,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Id> {
         let result = sqlx::query(
             "INSERT INTO business_partners (customer_number, name, created_at) \
              VALUES ($1, $2, $3) RETURNING id",
@@ -74,16 +86,20 @@ impl Store {
         }
     }
 
-    pub async fn business_partner_by_number(&self, customer_number: &str)
-    -> Result<Option<BusinessPartner>> {
-        sqlx::query("SELECT id, customer_number, name FROM business_partners WHERE customer_number = $1")
-            .bind(customer_number.trim())
-            .fetch_optional(&self.pool)
-            .await
-            .context("finding a business partner")?
-            .as_ref()
-            .map(business_partner)
-            .transpose()
+    pub async fn business_partner_by_number(
+        &self,
+        customer_number: &str,
+    ) -> Result<Option<BusinessPartner>> {
+        sqlx::query(
+            "SELECT id, customer_number, name FROM business_partners WHERE customer_number = $1",
+        )
+        .bind(customer_number.trim())
+        .fetch_optional(&self.pool)
+        .await
+        .context("finding a business partner")?
+        .as_ref()
+        .map(business_partner)
+        .transpose()
     }
 
     pub async fn create_person(&self, new: &NewPerson, now: Timestamp) -> Result<Id> {
@@ -102,13 +118,19 @@ impl Store {
         .await;
         match result {
             Ok(row) => row.try_get("id").context("creating a person"),
-            Err(e) if is_unique_violation(&e) => Err(DomainError::invalid("email", "email_taken").into()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(DomainError::invalid("email", "email_taken").into())
+            }
             Err(e) => Err(e).context("creating a person"),
         }
     }
 
-    pub async fn add_membership(&self, person: Id, business_partner: Id, authorised: bool)
-    -> Result<()> {
+    pub async fn add_membership(
+        &self,
+        person: Id,
+        business_partner: Id,
+        authorised: bool,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO memberships (person_id, business_partner_id, authorised) VALUES ($1, $2, $3)",
         )
@@ -122,14 +144,16 @@ impl Store {
     }
 
     pub async fn person(&self, id: Id) -> Result<Option<Person>> {
-        sqlx::query(&format!("SELECT {PERSON_COLUMNS} FROM persons WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .context("reading a person")?
-            .as_ref()
-            .map(person)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {PERSON_COLUMNS} FROM persons WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading a person")?
+        .as_ref()
+        .map(person)
+        .transpose()
     }
 
     pub async fn credentials(&self, email: &Email) -> Result<Option<Credentials>> {
@@ -144,10 +168,16 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         Ok(Some(Credentials {
             person: person(&row)?,
-            password_hash: row.try_get("password_hash").context("reading credentials")?,
+            password_hash: row
+                .try_get("password_hash")
+                .context("reading credentials")?,
             totp_secret: row.try_get("totp_secret").context("reading credentials")?,
-            totp_pending_secret: row.try_get("totp_pending_secret").context("reading credentials")?,
-            totp_last_step: row.try_get("totp_last_step").context("reading credentials")?,
+            totp_pending_secret: row
+                .try_get("totp_pending_secret")
+                .context("reading credentials")?,
+            totp_last_step: row
+                .try_get("totp_last_step")
+                .context("reading credentials")?,
         }))
     }
 
@@ -171,7 +201,9 @@ impl Store {
     /// The person's authority: agent or not, and the business partners they
     /// belong to, with authorisation.
     pub async fn viewer(&self, person: Id) -> Result<Option<Viewer>> {
-        let Some(p) = self.person(person).await? else { return Ok(None) };
+        let Some(p) = self.person(person).await? else {
+            return Ok(None);
+        };
         if !p.active {
             return Ok(None);
         }
@@ -187,12 +219,21 @@ impl Store {
             .iter()
             .map(|r| {
                 Ok(Membership {
-                    business_partner: r.try_get("business_partner_id").context("reading memberships")?,
-                    authorised: r.try_get::<i64, _>("authorised").context("reading memberships")? != 0,
+                    business_partner: r
+                        .try_get("business_partner_id")
+                        .context("reading memberships")?,
+                    authorised: r
+                        .try_get::<i64, _>("authorised")
+                        .context("reading memberships")?
+                        != 0,
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(Some(Viewer { person, agent: p.agent, memberships }))
+        Ok(Some(Viewer {
+            person,
+            agent: p.agent,
+            memberships,
+        }))
     }
 
     /// The business partners a person belongs to, by name.
@@ -221,8 +262,12 @@ impl Store {
         Ok(row.is_some())
     }
 
-    pub async fn create_service(&self, business_partner: Id, name: &str, description: &str)
-    -> Result<Id> {
+    pub async fn create_service(
+        &self,
+        business_partner: Id,
+        name: &str,
+        description: &str,
+    ) -> Result<Id> {
         sqlx::query(
             "INSERT INTO services (business_partner_id, name, description) VALUES ($1, $2, $3) \
              RETURNING id",
@@ -250,7 +295,9 @@ impl Store {
             .map(|r| {
                 Ok(Service {
                     id: r.try_get("id").context("reading a service")?,
-                    business_partner_id: r.try_get("business_partner_id").context("reading a service")?,
+                    business_partner_id: r
+                        .try_get("business_partner_id")
+                        .context("reading a service")?,
                     name: r.try_get("name").context("reading a service")?,
                     description: r.try_get("description").context("reading a service")?,
                 })
@@ -295,7 +342,9 @@ impl Store {
             .map(|r| {
                 Ok(System {
                     id: r.try_get("id").context("reading a system")?,
-                    business_partner_id: r.try_get("business_partner_id").context("reading a system")?,
+                    business_partner_id: r
+                        .try_get("business_partner_id")
+                        .context("reading a system")?,
                     kind: r.try_get("kind").context("reading a system")?,
                     name: r.try_get("name").context("reading a system")?,
                     inventory_number: r.try_get("inventory_number").context("reading a system")?,

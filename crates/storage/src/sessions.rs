@@ -6,7 +6,7 @@ use sqlx::Row;
 use ticketwerk_domain::auth::ThrottleRule;
 use ticketwerk_domain::{Id, Timestamp};
 
-use crate::{Context, Result, Store, StorageError};
+use crate::{Context, Result, StorageError, Store};
 
 /// How far a session has come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,7 +89,9 @@ impl Store {
             person: r.try_get("person_id").context("reading a session")?,
             stage: SessionStage::parse(&stage)?,
             csrf_token: r.try_get("csrf_token").context("reading a session")?,
-            second_factor_failures: r.try_get("second_factor_failures").context("reading a session")?,
+            second_factor_failures: r
+                .try_get("second_factor_failures")
+                .context("reading a session")?,
             created_at: r.try_get("created_at").context("reading a session")?,
             last_seen_at: r.try_get("last_seen_at").context("reading a session")?,
         }))
@@ -98,13 +100,15 @@ impl Store {
     /// Marks a session as used now. Written at most once a minute, so that
     /// reading pages does not turn into a write per request.
     pub async fn touch_session(&self, token_hash: &str, now: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $3")
-            .bind(token_hash)
-            .bind(now)
-            .bind(now - 60)
-            .execute(&self.pool)
-            .await
-            .context("touching a session")?;
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $3",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .bind(now - 60)
+        .execute(&self.pool)
+        .await
+        .context("touching a session")?;
         Ok(())
     }
 
@@ -118,8 +122,11 @@ impl Store {
     }
 
     /// Removes sessions idle since `idle_before` or created before `created_before`.
-    pub async fn purge_sessions(&self, idle_before: Timestamp, created_before: Timestamp)
-    -> Result<u64> {
+    pub async fn purge_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+    ) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
             .bind(idle_before)
             .bind(created_before)
@@ -141,7 +148,9 @@ impl Store {
         .await
         .context("counting a second-factor failure")?;
         match row {
-            Some(r) => r.try_get("second_factor_failures").context("counting a second-factor failure"),
+            Some(r) => r
+                .try_get("second_factor_failures")
+                .context("counting a second-factor failure"),
             None => Ok(i64::MAX),
         }
     }
@@ -160,8 +169,12 @@ impl Store {
     /// Makes the pending secret the person's second factor and stores the
     /// hashes of new recovery codes, replacing any old ones, in one
     /// transaction.
-    pub async fn confirm_totp(&self, person: Id, step: i64, recovery_hashes: &[String])
-    -> Result<bool> {
+    pub async fn confirm_totp(
+        &self,
+        person: Id,
+        step: i64,
+        recovery_hashes: &[String],
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await.context("confirming TOTP")?;
         let done = sqlx::query(
             "UPDATE persons SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, \
@@ -209,8 +222,12 @@ impl Store {
     }
 
     /// Uses up a recovery code. True when it existed and was unused.
-    pub async fn use_recovery_code(&self, person: Id, code_hash: &str, now: Timestamp)
-    -> Result<bool> {
+    pub async fn use_recovery_code(
+        &self,
+        person: Id,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE recovery_codes SET used_at = $3 \
              WHERE person_id = $1 AND code_hash = $2 AND used_at IS NULL",
@@ -225,32 +242,47 @@ impl Store {
     }
 
     pub async fn unused_recovery_codes(&self, person: Id) -> Result<i64> {
-        sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE person_id = $1 AND used_at IS NULL")
-            .bind(person)
-            .fetch_one(&self.pool)
-            .await
-            .context("counting recovery codes")?
-            .try_get("n")
-            .context("counting recovery codes")
+        sqlx::query(
+            "SELECT COUNT(*) AS n FROM recovery_codes WHERE person_id = $1 AND used_at IS NULL",
+        )
+        .bind(person)
+        .fetch_one(&self.pool)
+        .await
+        .context("counting recovery codes")?
+        .try_get("n")
+        .context("counting recovery codes")
     }
 
     /// When the next sign-in attempt under this key may come, if not now.
-    pub async fn throttled_until(&self, key: &str, rule: ThrottleRule, now: Timestamp)
-    -> Result<Option<Timestamp>> {
+    pub async fn throttled_until(
+        &self,
+        key: &str,
+        rule: ThrottleRule,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>> {
         let row = sqlx::query("SELECT window_start, failures FROM login_throttle WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await
             .context("reading the sign-in throttle")?;
         let Some(r) = row else { return Ok(None) };
-        let start: i64 = r.try_get("window_start").context("reading the sign-in throttle")?;
-        let failures: i64 = r.try_get("failures").context("reading the sign-in throttle")?;
+        let start: i64 = r
+            .try_get("window_start")
+            .context("reading the sign-in throttle")?;
+        let failures: i64 = r
+            .try_get("failures")
+            .context("reading the sign-in throttle")?;
         Ok(rule.blocked_until(start, failures, now))
     }
 
     /// Counts a failed attempt under this key; a window that has ended
     /// starts afresh.
-    pub async fn record_failure(&self, key: &str, rule: ThrottleRule, now: Timestamp) -> Result<()> {
+    pub async fn record_failure(
+        &self,
+        key: &str,
+        rule: ThrottleRule,
+        now: Timestamp,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, $2, 1) \
              ON CONFLICT (key) DO UPDATE SET \

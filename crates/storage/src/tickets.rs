@@ -3,13 +3,15 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use ticketwerk_domain::access::{Scope, StatusFilter};
-use ticketwerk_domain::model::{Attachment, Entry, NewAttachment, NewTicket, Ticket, TicketSummary};
+use ticketwerk_domain::model::{
+    Attachment, Entry, NewAttachment, NewTicket, Ticket, TicketSummary,
+};
 use ticketwerk_domain::ticket::status_after_entry;
 use ticketwerk_domain::{
     DomainError, EntryKind, Id, Priority, TicketKind, TicketNumber, TicketStatus, Timestamp,
 };
 
-use crate::{Context, Result, Store, StorageError, code};
+use crate::{Context, Result, StorageError, Store, code};
 
 /// Columns a ticket list can be sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +152,9 @@ fn ticket(r: &AnyRow) -> Result<Ticket> {
     let priority: i64 = r.try_get("priority").context(c)?;
     Ok(Ticket {
         id: r.try_get("id").context(c)?,
-        number: number.parse().map_err(|_| StorageError::Corrupt(number.clone()))?,
+        number: number
+            .parse()
+            .map_err(|_| StorageError::Corrupt(number.clone()))?,
         business_partner_id: r.try_get("business_partner_id").context(c)?,
         business_partner_name: r.try_get("bp_name").context(c)?,
         customer_number: r.try_get("customer_number").context(c)?,
@@ -183,7 +187,9 @@ fn summary(r: &AnyRow) -> Result<TicketSummary> {
     let priority: i64 = r.try_get("priority").context(c)?;
     Ok(TicketSummary {
         id: r.try_get("id").context(c)?,
-        number: number.parse().map_err(|_| StorageError::Corrupt(number.clone()))?,
+        number: number
+            .parse()
+            .map_err(|_| StorageError::Corrupt(number.clone()))?,
         kind: code(r, "kind")?,
         status: code(r, "status")?,
         priority: Priority::from_level(priority)
@@ -275,10 +281,22 @@ impl Store {
         .context("numbering a ticket")?
         .try_get("last_sequence")
         .context("numbering a ticket")?;
-        check_belongs(&mut tx, "services", "service_id", new.service_id, new.business_partner_id)
-            .await?;
-        check_belongs(&mut tx, "systems", "system_id", new.system_id, new.business_partner_id)
-            .await?;
+        check_belongs(
+            &mut tx,
+            "services",
+            "service_id",
+            new.service_id,
+            new.business_partner_id,
+        )
+        .await?;
+        check_belongs(
+            &mut tx,
+            "systems",
+            "system_id",
+            new.system_id,
+            new.business_partner_id,
+        )
+        .await?;
         let number = TicketNumber::new(year, sequence);
         let priority = Priority::from_matrix(new.impact, new.urgency);
         let id: Id = sqlx::query(
@@ -336,8 +354,13 @@ impl Store {
         );
         match &q.scope {
             Scope::All => sql.push("1 = 1"),
-            Scope::Involving { partners, .. } | Scope::Partners(partners) if partners.is_empty() => {
-                return Ok(Page { items: Vec::new(), next: None });
+            Scope::Involving { partners, .. } | Scope::Partners(partners)
+                if partners.is_empty() =>
+            {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
             }
             Scope::Involving { person, partners } => sql
                 .push("(t.reported_by = ")
@@ -370,12 +393,18 @@ impl Store {
                         .bind(Arg::Text(lower.clone()))
                         .push(")");
                 }
-                sql.push(") LIKE ").bind(Arg::Text(pattern.clone())).push(" ESCAPE '\\'");
+                sql.push(") LIKE ")
+                    .bind(Arg::Text(pattern.clone()))
+                    .push(" ESCAPE '\\'");
             }
             sql.push(")");
         }
         let column = q.sort.column();
-        let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+        let (cmp, dir) = if q.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
         if let Some((id, value)) = q.after.as_deref().and_then(decode_cursor) {
             let value = if q.sort.is_text() {
                 Arg::Text(value)
@@ -392,11 +421,18 @@ impl Store {
                 Some(Arg::Int(i)) => Arg::Int(*i),
                 None => Arg::Int(0),
             };
-            sql.bind(again).push(&format!(" AND t.id {cmp} ")).bind(Arg::Int(id)).push("))");
+            sql.bind(again)
+                .push(&format!(" AND t.id {cmp} "))
+                .bind(Arg::Int(id))
+                .push("))");
         }
         sql.push(&format!(" ORDER BY {column} {dir}, t.id {dir} LIMIT "))
             .bind(Arg::Int(q.limit + 1));
-        let rows = sql.query().fetch_all(&self.pool).await.context("listing tickets")?;
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .context("listing tickets")?;
         let mut items = rows.iter().map(summary).collect::<Result<Vec<_>>>()?;
         let next = if items.len() as i64 > q.limit {
             items.truncate(q.limit as usize);
@@ -437,7 +473,11 @@ impl Store {
         if kinds.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sql.query().fetch_all(&self.pool).await.context("reading a timeline")?;
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .context("reading a timeline")?;
         rows.iter()
             .map(|r| {
                 let c = "reading a timeline";
@@ -506,18 +546,27 @@ impl Store {
         .await
         .context("adding an entry")?;
         if done.rows_affected() != 1 {
-            return Err(DomainError::Conflict(if ticket.status == TicketStatus::Closed {
-                "ticket_closed"
-            } else {
-                "ticket_changed"
-            })
-            .into());
+            return Err(
+                DomainError::Conflict(if ticket.status == TicketStatus::Closed {
+                    "ticket_closed"
+                } else {
+                    "ticket_changed"
+                })
+                .into(),
+            );
         }
         let id = insert_entry(&mut tx, ticket.id, kind, Some(author), body, now).await?;
         if let Some(next) = next {
             let change = format!("{}>{}", ticket.status.code(), next.code());
-            insert_entry(&mut tx, ticket.id, EntryKind::StatusChange, Some(author), &change, now)
-                .await?;
+            insert_entry(
+                &mut tx,
+                ticket.id,
+                EntryKind::StatusChange,
+                Some(author),
+                &change,
+                now,
+            )
+            .await?;
         }
         insert_attachments(&mut tx, ticket.id, Some(id), author, attachments, now).await?;
         tx.commit().await.context("adding an entry")?;
@@ -525,8 +574,13 @@ impl Store {
     }
 
     /// Changes the status at the desk (close, reopen, …), with an entry.
-    pub async fn set_status(&self, ticket: &Ticket, to: TicketStatus, author: Id, now: Timestamp)
-    -> Result<()> {
+    pub async fn set_status(
+        &self,
+        ticket: &Ticket,
+        to: TicketStatus,
+        author: Id,
+        now: Timestamp,
+    ) -> Result<()> {
         if to == ticket.status {
             return Ok(());
         }
@@ -546,15 +600,28 @@ impl Store {
             return Err(DomainError::Conflict("ticket_changed").into());
         }
         let change = format!("{}>{}", ticket.status.code(), to.code());
-        insert_entry(&mut tx, ticket.id, EntryKind::StatusChange, Some(author), &change, now).await?;
+        insert_entry(
+            &mut tx,
+            ticket.id,
+            EntryKind::StatusChange,
+            Some(author),
+            &change,
+            now,
+        )
+        .await?;
         tx.commit().await.context("changing a status")?;
         Ok(())
     }
 
     /// Turns a call into an incident or a service request; a new call goes
     /// to work at once.
-    pub async fn classify(&self, ticket: &Ticket, kind: TicketKind, author: Id, now: Timestamp)
-    -> Result<()> {
+    pub async fn classify(
+        &self,
+        ticket: &Ticket,
+        kind: TicketKind,
+        author: Id,
+        now: Timestamp,
+    ) -> Result<()> {
         if kind == TicketKind::Call || ticket.kind != TicketKind::Call {
             return Err(DomainError::Conflict("already_classified").into());
         }
@@ -576,12 +643,26 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(DomainError::Conflict("already_classified").into());
         }
-        insert_entry(&mut tx, ticket.id, EntryKind::Classification, Some(author), kind.code(), now)
-            .await?;
+        insert_entry(
+            &mut tx,
+            ticket.id,
+            EntryKind::Classification,
+            Some(author),
+            kind.code(),
+            now,
+        )
+        .await?;
         if status != ticket.status {
             let change = format!("{}>{}", ticket.status.code(), status.code());
-            insert_entry(&mut tx, ticket.id, EntryKind::StatusChange, Some(author), &change, now)
-                .await?;
+            insert_entry(
+                &mut tx,
+                ticket.id,
+                EntryKind::StatusChange,
+                Some(author),
+                &change,
+                now,
+            )
+            .await?;
         }
         tx.commit().await.context("classifying a call")?;
         Ok(())
@@ -613,7 +694,15 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(DomainError::Conflict("report_locked").into());
         }
-        insert_entry(&mut tx, ticket.id, EntryKind::ReportEdited, Some(author), "", now).await?;
+        insert_entry(
+            &mut tx,
+            ticket.id,
+            EntryKind::ReportEdited,
+            Some(author),
+            "",
+            now,
+        )
+        .await?;
         tx.commit().await.context("editing a report")?;
         Ok(())
     }

@@ -46,18 +46,34 @@ fn query(scope: Scope, status: StatusFilter) -> TicketQuery {
 async fn listed(store: &Store, scope: Scope, status: StatusFilter) -> Vec<String> {
     let page = store.list_tickets(&query(scope, status)).await.unwrap();
     assert!(page.next.is_none(), "small lists fit one page");
-    page.items.into_iter().map(|t| t.number.to_string()).collect()
+    page.items
+        .into_iter()
+        .map(|t| t.number.to_string())
+        .collect()
 }
 
 /// The numbers a quick search over all open tickets finds.
 async fn found(store: &Store, search: &str) -> Vec<String> {
-    let q =
-        TicketQuery { search: Some(search.to_string()), ..query(Scope::All, StatusFilter::Open) };
-    store.list_tickets(&q).await.unwrap().items.into_iter().map(|t| t.number.to_string()).collect()
+    let q = TicketQuery {
+        search: Some(search.to_string()),
+        ..query(Scope::All, StatusFilter::Open)
+    };
+    store
+        .list_tickets(&q)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|t| t.number.to_string())
+        .collect()
 }
 
 async fn reload(store: &Store, number: &TicketNumber) -> Ticket {
-    store.ticket_by_number(number).await.unwrap().expect("the ticket exists")
+    store
+        .ticket_by_number(number)
+        .await
+        .unwrap()
+        .expect("the ticket exists")
 }
 
 async fn open_ticket(store: &Store, w: &World, short_text: &str, now: i64) -> Ticket {
@@ -90,15 +106,32 @@ fn customer_kinds() -> Vec<EntryKind> {
 #[tokio::test]
 async fn business_partners_and_persons_are_stored_once() {
     for_each_backend(|store| async move {
-        let acme = store.create_business_partner(" 10001 ", " Acme GmbH ", T0).await.unwrap();
-        let bp = store.business_partner_by_number("10001").await.unwrap().unwrap();
+        let acme = store
+            .create_business_partner(" 10001 ", " Acme GmbH ", T0)
+            .await
+            .unwrap();
+        let bp = store
+            .business_partner_by_number("10001")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (bp.id, bp.customer_number.as_str(), bp.name.as_str()),
             (acme, "10001", "Acme GmbH")
         );
-        assert!(store.business_partner_by_number("99999").await.unwrap().is_none());
+        assert!(
+            store
+                .business_partner_by_number("99999")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
-            refusal(store.create_business_partner("10001", "Acme again", T0).await),
+            refusal(
+                store
+                    .create_business_partner("10001", "Acme again", T0)
+                    .await
+            ),
             DomainError::invalid("customer_number", "customer_number_taken"),
         );
 
@@ -130,7 +163,10 @@ async fn business_partners_and_persons_are_stored_once() {
         let stranger = Email::parse("nobody@acme.example").unwrap();
         assert!(store.credentials(&stranger).await.unwrap().is_none());
 
-        store.audit(T0, Some(id), "sign_in", "from 192.0.2.1").await.unwrap();
+        store
+            .audit(T0, Some(id), "sign_in", "from 192.0.2.1")
+            .await
+            .unwrap();
         store.audit(T0, None, "sign_in_failed", "").await.unwrap();
     })
     .await;
@@ -156,10 +192,16 @@ async fn memberships_make_the_viewer() {
         // Anna also helps out at Globex, without authority there.
         store.add_membership(w.anna, w.globex, false).await.unwrap();
         let anna = store.viewer(w.anna).await.unwrap().unwrap();
-        let partners: Vec<_> =
-            anna.memberships.iter().map(|m| (m.business_partner, m.authorised)).collect();
+        let partners: Vec<_> = anna
+            .memberships
+            .iter()
+            .map(|m| (m.business_partner, m.authorised))
+            .collect();
         assert_eq!(partners, vec![(w.acme, true), (w.globex, false)]);
-        assert!(store.add_membership(w.anna, w.globex, true).await.is_err(), "no second one");
+        assert!(
+            store.add_membership(w.anna, w.globex, true).await.is_err(),
+            "no second one"
+        );
 
         assert!(store.is_member(w.anna, w.globex).await.unwrap());
         assert!(!store.is_member(w.olga, w.acme).await.unwrap());
@@ -172,15 +214,34 @@ async fn memberships_make_the_viewer() {
             .collect();
         assert_eq!(names, ["Acme GmbH", "Globex AG"]);
 
-        store.create_service(w.acme, " Mail ", "Exchange").await.unwrap();
+        store
+            .create_service(w.acme, " Mail ", "Exchange")
+            .await
+            .unwrap();
         store.create_service(w.acme, "Backup", "").await.unwrap();
-        store.create_system(w.acme, "laptop", "ACM-2", "INV-2", Some(w.ben)).await.unwrap();
-        store.create_system(w.acme, "printer", "ACM-1", "", None).await.unwrap();
-        let services: Vec<_> =
-            store.services_of(w.acme).await.unwrap().into_iter().map(|s| s.name).collect();
+        store
+            .create_system(w.acme, "laptop", "ACM-2", "INV-2", Some(w.ben))
+            .await
+            .unwrap();
+        store
+            .create_system(w.acme, "printer", "ACM-1", "", None)
+            .await
+            .unwrap();
+        let services: Vec<_> = store
+            .services_of(w.acme)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         assert_eq!(services, ["Backup", "Mail"]);
-        let systems: Vec<_> =
-            store.systems_of(w.acme).await.unwrap().into_iter().map(|s| s.name).collect();
+        let systems: Vec<_> = store
+            .systems_of(w.acme)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         assert_eq!(systems, ["ACM-1", "ACM-2"]);
         assert!(store.services_of(w.globex).await.unwrap().is_empty());
     })
@@ -211,7 +272,10 @@ async fn concurrent_creations_get_unique_consecutive_numbers() {
 
         for number in &numbers {
             let text = number.as_str();
-            assert!(text.len() == 11 && text.starts_with("2026-"), "{text} reads YYYY-NNNNNN");
+            assert!(
+                text.len() == 11 && text.starts_with("2026-"),
+                "{text} reads YYYY-NNNNNN"
+            );
             let typed: TicketNumber = text.parse().unwrap();
             assert_eq!(reload(&store, &typed).await.number, *number);
         }
@@ -230,9 +294,15 @@ async fn tickets_refer_only_to_services_and_systems_of_their_partner() {
     for_each_backend(|store| async move {
         let w = World::create(&store).await;
         let globex_mail = store.create_service(w.globex, "Mail", "").await.unwrap();
-        let globex_pc = store.create_system(w.globex, "pc", "GLX-7", "", None).await.unwrap();
+        let globex_pc = store
+            .create_system(w.globex, "pc", "GLX-7", "", None)
+            .await
+            .unwrap();
         let acme_mail = store.create_service(w.acme, "Mail", "").await.unwrap();
-        let acme_pc = store.create_system(w.acme, "pc", "ACM-7", "", None).await.unwrap();
+        let acme_pc = store
+            .create_system(w.acme, "pc", "ACM-7", "", None)
+            .await
+            .unwrap();
         let screenshot = [file("screen.png", "key-screen")];
 
         let mut new = report(w.acme, w.anna, w.anna, "Mail is down");
@@ -254,13 +324,20 @@ async fn tickets_refer_only_to_services_and_systems_of_their_partner() {
         );
 
         // Nothing was written: no ticket, no attachment, no number used up.
-        assert!(listed(&store, Scope::All, StatusFilter::Open).await.is_empty());
+        assert!(
+            listed(&store, Scope::All, StatusFilter::Open)
+                .await
+                .is_empty()
+        );
         new.system_id = Some(acme_pc);
         new.short_text = "  Mail is down  ".to_string();
         new.reference = "PO-1".to_string();
         new.impact = Impact::Department;
         new.urgency = Urgency::CannotWork;
-        let (id, number) = store.create_ticket(&new, &screenshot, YEAR, T0).await.unwrap();
+        let (id, number) = store
+            .create_ticket(&new, &screenshot, YEAR, T0)
+            .await
+            .unwrap();
         assert_eq!(number, TicketNumber::new(YEAR, 1));
 
         let t = reload(&store, &number).await;
@@ -268,7 +345,10 @@ async fn tickets_refer_only_to_services_and_systems_of_their_partner() {
         assert_eq!((t.kind, t.status), (TicketKind::Call, TicketStatus::New));
         assert_eq!(t.short_text, "Mail is down");
         assert_eq!(t.reference, "PO-1");
-        assert_eq!(t.priority, Priority::from_matrix(Impact::Department, Urgency::CannotWork));
+        assert_eq!(
+            t.priority,
+            Priority::from_matrix(Impact::Department, Urgency::CannotWork)
+        );
         assert_eq!(
             (t.business_partner_name.as_str(), t.customer_number.as_str()),
             ("Acme GmbH", "10001")
@@ -277,13 +357,22 @@ async fn tickets_refer_only_to_services_and_systems_of_their_partner() {
             (t.reported_by_name.as_str(), t.reported_for_name.as_str()),
             ("Anna Berg", "Anna Berg")
         );
-        assert_eq!((t.service_id, t.service_name.as_deref()), (Some(acme_mail), Some("Mail")));
-        assert_eq!((t.system_id, t.system_name.as_deref()), (Some(acme_pc), Some("ACM-7")));
+        assert_eq!(
+            (t.service_id, t.service_name.as_deref()),
+            (Some(acme_mail), Some("Mail"))
+        );
+        assert_eq!(
+            (t.system_id, t.system_name.as_deref()),
+            (Some(acme_pc), Some("ACM-7"))
+        );
         assert_eq!((t.created_at, t.updated_at), (T0, T0));
 
         let files = store.attachments(id, &customer_kinds()).await.unwrap();
         assert_eq!(files.len(), 1);
-        assert_eq!((files[0].file_name.as_str(), files[0].entry_id), ("screen.png", None));
+        assert_eq!(
+            (files[0].file_name.as_str(), files[0].entry_id),
+            ("screen.png", None)
+        );
 
         // Systems assigned later obey the same rule.
         assert_eq!(
@@ -335,24 +424,59 @@ async fn lists_show_each_person_what_is_theirs() {
         let anna_partner = catalog(w.anna, Catalog::PartnerOpen).await.unwrap();
         assert_eq!(
             anna_partner,
-            [annas.as_str(), for_ben.as_str(), bens.as_str(), carls.as_str()]
+            [
+                annas.as_str(),
+                for_ben.as_str(),
+                bens.as_str(),
+                carls.as_str()
+            ]
         );
         assert_eq!(catalog(w.carl, Catalog::PartnerOpen).await, None);
 
         // A person of another business partner sees nothing of Acme.
-        assert_eq!(catalog(w.olga, Catalog::MyOpen).await.unwrap(), [olgas.as_str()]);
-        assert_eq!(catalog(w.olga, Catalog::PartnerOpen).await.unwrap(), [olgas.as_str()]);
-        let olga_in_acme = Scope::Involving { person: w.olga, partners: vec![w.acme] };
-        assert!(listed(&store, olga_in_acme, StatusFilter::Open).await.is_empty());
-        let anna_in_globex = Scope::Involving { person: w.anna, partners: vec![w.globex] };
-        assert!(listed(&store, anna_in_globex, StatusFilter::Open).await.is_empty());
-        let nowhere = Scope::Involving { person: w.anna, partners: vec![] };
+        assert_eq!(
+            catalog(w.olga, Catalog::MyOpen).await.unwrap(),
+            [olgas.as_str()]
+        );
+        assert_eq!(
+            catalog(w.olga, Catalog::PartnerOpen).await.unwrap(),
+            [olgas.as_str()]
+        );
+        let olga_in_acme = Scope::Involving {
+            person: w.olga,
+            partners: vec![w.acme],
+        };
+        assert!(
+            listed(&store, olga_in_acme, StatusFilter::Open)
+                .await
+                .is_empty()
+        );
+        let anna_in_globex = Scope::Involving {
+            person: w.anna,
+            partners: vec![w.globex],
+        };
+        assert!(
+            listed(&store, anna_in_globex, StatusFilter::Open)
+                .await
+                .is_empty()
+        );
+        let nowhere = Scope::Involving {
+            person: w.anna,
+            partners: vec![],
+        };
         assert!(listed(&store, nowhere, StatusFilter::Open).await.is_empty());
-        assert!(listed(&store, Scope::Partners(vec![]), StatusFilter::Open).await.is_empty());
+        assert!(
+            listed(&store, Scope::Partners(vec![]), StatusFilter::Open)
+                .await
+                .is_empty()
+        );
 
         // The desk sees everything.
         let desk = catalog(w.dora, Catalog::DeskOpen).await.unwrap();
-        assert_eq!(desk, [annas, for_ben, bens, carls, olgas].map(|n| n.to_string()));
+        assert_eq!(
+            desk,
+            [annas, for_ben, bens, carls, olgas].map(|n| n.to_string())
+        );
     })
     .await;
 }
@@ -367,17 +491,32 @@ async fn lists_filter_open_closed_and_new_calls() {
         let solved = open_ticket(&store, &w, "Solved", T0).await;
         let closed = open_ticket(&store, &w, "Closed", T0).await;
 
-        store.classify(&classified, TicketKind::Incident, w.dora, T0 + 1).await.unwrap();
-        store.set_status(&worked_call, TicketStatus::InProgress, w.dora, T0 + 1).await.unwrap();
-        store.add_entry(&solved, EntryKind::Solution, w.dora, "Done", &[], T0 + 1).await.unwrap();
-        store.set_status(&closed, TicketStatus::Closed, w.dora, T0 + 1).await.unwrap();
+        store
+            .classify(&classified, TicketKind::Incident, w.dora, T0 + 1)
+            .await
+            .unwrap();
+        store
+            .set_status(&worked_call, TicketStatus::InProgress, w.dora, T0 + 1)
+            .await
+            .unwrap();
+        store
+            .add_entry(&solved, EntryKind::Solution, w.dora, "Done", &[], T0 + 1)
+            .await
+            .unwrap();
+        store
+            .set_status(&closed, TicketStatus::Closed, w.dora, T0 + 1)
+            .await
+            .unwrap();
 
         let all = || Scope::Partners(vec![w.acme]);
         assert_eq!(
             listed(&store, all(), StatusFilter::Open).await,
             [&fresh, &classified, &worked_call, &solved].map(|t| t.number.as_str()),
         );
-        assert_eq!(listed(&store, all(), StatusFilter::Closed).await, [closed.number.as_str()]);
+        assert_eq!(
+            listed(&store, all(), StatusFilter::Closed).await,
+            [closed.number.as_str()]
+        );
         assert_eq!(
             listed(&store, Scope::All, StatusFilter::NewCalls).await,
             [fresh.number.as_str()]
@@ -407,8 +546,12 @@ async fn keyset_paging_walks_every_row_exactly_once() {
         // the same in every collation.
         let mut ids = HashSet::new();
         for i in 0..25_i64 {
-            let mut new =
-                report(w.acme, w.anna, w.ben, ["alpha", "beta", "gamma"][(i % 3) as usize]);
+            let mut new = report(
+                w.acme,
+                w.anna,
+                w.ben,
+                ["alpha", "beta", "gamma"][(i % 3) as usize],
+            );
             new.impact = [Impact::Company, Impact::Department, Impact::Person][(i % 3) as usize];
             new.urgency = [Urgency::CannotWork, Urgency::CanWork][(i / 3 % 2) as usize];
             let created = T0 + i / 4 * 60;
@@ -418,7 +561,10 @@ async fn keyset_paging_walks_every_row_exactly_once() {
             let later = T0 + 3600 + i % 5 * 60;
             match i % 4 {
                 0 => {}
-                1 => store.classify(&t, TicketKind::Incident, w.dora, later).await.unwrap(),
+                1 => store
+                    .classify(&t, TicketKind::Incident, w.dora, later)
+                    .await
+                    .unwrap(),
                 2 => {
                     let body = "Which floor?";
                     store
@@ -449,7 +595,11 @@ async fn keyset_paging_walks_every_row_exactly_once() {
                     let mut page_sizes = Vec::new();
                     let mut after = None;
                     loop {
-                        let q = TicketQuery { after: after.take(), limit, ..base.clone() };
+                        let q = TicketQuery {
+                            after: after.take(),
+                            limit,
+                            ..base.clone()
+                        };
                         let page = store.list_tickets(&q).await.unwrap();
                         page_sizes.push(page.items.len());
                         walked.extend(page.items);
@@ -460,7 +610,11 @@ async fn keyset_paging_walks_every_row_exactly_once() {
                         assert!(page_sizes.len() < 10, "{case}: paging does not end");
                     }
 
-                    let expected_sizes = if limit == 7 { vec![7, 7, 7, 4] } else { vec![5; 5] };
+                    let expected_sizes = if limit == 7 {
+                        vec![7, 7, 7, 4]
+                    } else {
+                        vec![5; 5]
+                    };
                     assert_eq!(page_sizes, expected_sizes, "{case}");
                     let walked_ids: Vec<_> = walked.iter().map(|t| t.id).collect();
                     let unique: HashSet<_> = walked_ids.iter().copied().collect();
@@ -471,7 +625,10 @@ async fn keyset_paging_walks_every_row_exactly_once() {
                     for pair in walked.windows(2) {
                         let a = (sort_value(sort, &pair[0]), pair[0].id);
                         let b = (sort_value(sort, &pair[1]), pair[1].id);
-                        assert!(if descending { a > b } else { a < b }, "{case}: {a:?} {b:?}");
+                        assert!(
+                            if descending { a > b } else { a < b },
+                            "{case}: {a:?} {b:?}"
+                        );
                     }
                 }
             }
@@ -521,12 +678,21 @@ async fn quick_search_finds_number_short_text_and_reference() {
         assert_eq!(found(&store, "SERVERRAUM").await, [heat.as_str()]);
         assert_eq!(found(&store, "ÜBERHITZUNG IM").await, [heat.as_str()]);
         assert_eq!(found(&store, "änderung-7").await, [heat.as_str()]);
-        assert_eq!(found(&store, "   ").await.len(), 7, "a blank search is no search");
+        assert_eq!(
+            found(&store, "   ").await.len(),
+            7,
+            "a blank search is no search"
+        );
 
         // Search never widens the scope.
-        let bens = Scope::Involving { person: w.ben, partners: vec![w.acme] };
-        let q =
-            TicketQuery { search: Some("printer".to_string()), ..query(bens, StatusFilter::Open) };
+        let bens = Scope::Involving {
+            person: w.ben,
+            partners: vec![w.acme],
+        };
+        let q = TicketQuery {
+            search: Some("printer".to_string()),
+            ..query(bens, StatusFilter::Open)
+        };
         assert!(store.list_tickets(&q).await.unwrap().items.is_empty());
     })
     .await;
@@ -540,24 +706,51 @@ async fn customers_never_see_internal_notes_or_their_files() {
         let w = World::create(&store).await;
         let new = report(w.acme, w.anna, w.anna, "Laptop is slow");
         let report_file = [file("report.txt", "k-report")];
-        let (id, number) = store.create_ticket(&new, &report_file, YEAR, T0).await.unwrap();
+        let (id, number) = store
+            .create_ticket(&new, &report_file, YEAR, T0)
+            .await
+            .unwrap();
         let t = reload(&store, &number).await;
-        store.classify(&t, TicketKind::Incident, w.dora, T0 + 10).await.unwrap();
+        store
+            .classify(&t, TicketKind::Incident, w.dora, T0 + 10)
+            .await
+            .unwrap();
         let t = reload(&store, &number).await;
         let secret = [file("internal.log", "k-internal")];
         store
-            .add_entry(&t, EntryKind::InternalNote, w.dora, "Customer broke it", &secret, T0 + 20)
+            .add_entry(
+                &t,
+                EntryKind::InternalNote,
+                w.dora,
+                "Customer broke it",
+                &secret,
+                T0 + 20,
+            )
             .await
             .unwrap();
         let shot = [file("how-to.png", "k-howto")];
         store
-            .add_entry(&t, EntryKind::DeskQuestion, w.dora, "Did you reboot?", &shot, T0 + 30)
+            .add_entry(
+                &t,
+                EntryKind::DeskQuestion,
+                w.dora,
+                "Did you reboot?",
+                &shot,
+                T0 + 30,
+            )
             .await
             .unwrap();
         let t = reload(&store, &number).await;
         let reply = [file("reboot.jpg", "k-reboot")];
         store
-            .add_entry(&t, EntryKind::CustomerNote, w.anna, "Yes, twice.", &reply, T0 + 40)
+            .add_entry(
+                &t,
+                EntryKind::CustomerNote,
+                w.anna,
+                "Yes, twice.",
+                &reply,
+                T0 + 40,
+            )
             .await
             .unwrap();
 
@@ -577,7 +770,10 @@ async fn customers_never_see_internal_notes_or_their_files() {
             assert_eq!(files, ["report.txt", "how-to.png", "reboot.jpg"]);
         }
 
-        let timeline = store.entries(id, &dora.visible_entry_kinds()).await.unwrap();
+        let timeline = store
+            .entries(id, &dora.visible_entry_kinds())
+            .await
+            .unwrap();
         assert_eq!(
             kinds_of(&timeline),
             [
@@ -597,11 +793,22 @@ async fn customers_never_see_internal_notes_or_their_files() {
             (Some(w.dora), Some("Dora Desk"))
         );
         assert_eq!(note.created_at, T0 + 20);
-        assert_eq!(store.attachments(id, &dora.visible_entry_kinds()).await.unwrap().len(), 4);
+        assert_eq!(
+            store
+                .attachments(id, &dora.visible_entry_kinds())
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
 
         assert!(store.entries(id, &[]).await.unwrap().is_empty());
         let only_ticket_files = store.attachments(id, &[]).await.unwrap();
-        assert_eq!(only_ticket_files.len(), 1, "files of the report itself are always visible");
+        assert_eq!(
+            only_ticket_files.len(),
+            1,
+            "files of the report itself are always visible"
+        );
     })
     .await;
 }
@@ -616,32 +823,55 @@ async fn entries_move_the_status() {
 
         // A customer note on a new call changes nothing but the time.
         store
-            .add_entry(&t, EntryKind::CustomerNote, w.anna, "Still offline", &[], T0 + 5)
+            .add_entry(
+                &t,
+                EntryKind::CustomerNote,
+                w.anna,
+                "Still offline",
+                &[],
+                T0 + 5,
+            )
             .await
             .unwrap();
         let t = reload(&store, &number).await;
         assert_eq!((t.status, t.updated_at), (TicketStatus::New, T0 + 5));
 
-        store.classify(&t, TicketKind::Incident, w.dora, T0 + 10).await.unwrap();
+        store
+            .classify(&t, TicketKind::Incident, w.dora, T0 + 10)
+            .await
+            .unwrap();
         let steps = [
-            (EntryKind::DeskQuestion, w.dora, TicketStatus::WaitingForCustomer),
+            (
+                EntryKind::DeskQuestion,
+                w.dora,
+                TicketStatus::WaitingForCustomer,
+            ),
             (EntryKind::CustomerNote, w.anna, TicketStatus::InProgress),
             (EntryKind::Solution, w.dora, TicketStatus::Solved),
             (EntryKind::InternalNote, w.dora, TicketStatus::Solved),
-            (EntryKind::CustomerQuestion, w.anna, TicketStatus::InProgress),
+            (
+                EntryKind::CustomerQuestion,
+                w.anna,
+                TicketStatus::InProgress,
+            ),
         ];
         for (i, (kind, author, expected)) in steps.into_iter().enumerate() {
             let now = T0 + 100 * (i as i64 + 1);
             let before = reload(&store, &number).await;
-            let id =
-                store.add_entry(&before, kind, author, " Some words ", &[], now).await.unwrap();
+            let id = store
+                .add_entry(&before, kind, author, " Some words ", &[], now)
+                .await
+                .unwrap();
             let after = reload(&store, &number).await;
             assert_eq!(after.status, expected, "after {kind:?}");
             assert_eq!(after.updated_at, now);
 
             let timeline = store.entries(t.id, &everything).await.unwrap();
             let at = timeline.iter().position(|e| e.id == id).unwrap();
-            assert_eq!((timeline[at].kind, timeline[at].body.as_str()), (kind, "Some words"));
+            assert_eq!(
+                (timeline[at].kind, timeline[at].body.as_str()),
+                (kind, "Some words")
+            );
             let tail = &timeline[at + 1..];
             if expected == before.status {
                 assert!(tail.is_empty(), "{kind:?} leaves the status alone");
@@ -661,7 +891,10 @@ async fn closed_tickets_take_no_more_entries() {
     for_each_backend(|store| async move {
         let w = World::create(&store).await;
         let stale = open_ticket(&store, &w, "Monitor flickers", T0).await;
-        store.set_status(&stale, TicketStatus::Closed, w.dora, T0 + 10).await.unwrap();
+        store
+            .set_status(&stale, TicketStatus::Closed, w.dora, T0 + 10)
+            .await
+            .unwrap();
         let closed = reload(&store, &stale.number).await;
         assert_eq!(closed.status, TicketStatus::Closed);
         let everything = EntryKind::ALL.to_vec();
@@ -669,15 +902,31 @@ async fn closed_tickets_take_no_more_entries() {
         assert_eq!(timeline_before.last().unwrap().body, "new>closed");
 
         let late = [file("late.png", "k-late")];
-        for (kind, author) in [(EntryKind::CustomerNote, w.anna), (EntryKind::Solution, w.dora)] {
+        for (kind, author) in [
+            (EntryKind::CustomerNote, w.anna),
+            (EntryKind::Solution, w.dora),
+        ] {
             assert_eq!(
-                refusal(store.add_entry(&closed, kind, author, "Hello?", &late, T0 + 20).await),
+                refusal(
+                    store
+                        .add_entry(&closed, kind, author, "Hello?", &late, T0 + 20)
+                        .await
+                ),
                 DomainError::Conflict("ticket_closed"),
             );
         }
         // A page opened before the ticket was closed is refused as well.
         let error = refusal(
-            store.add_entry(&stale, EntryKind::CustomerNote, w.anna, "Hi", &late, T0 + 20).await,
+            store
+                .add_entry(
+                    &stale,
+                    EntryKind::CustomerNote,
+                    w.anna,
+                    "Hi",
+                    &late,
+                    T0 + 20,
+                )
+                .await,
         );
         assert!(matches!(error, DomainError::Conflict(_)), "{error:?}");
 
@@ -685,17 +934,40 @@ async fn closed_tickets_take_no_more_entries() {
             store.entries(closed.id, &everything).await.unwrap().len(),
             timeline_before.len()
         );
-        assert!(store.attachments(closed.id, &everything).await.unwrap().is_empty());
+        assert!(
+            store
+                .attachments(closed.id, &everything)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(reload(&store, &stale.number).await.updated_at, T0 + 10);
 
         // Reopened at the desk, it takes entries again.
-        store.set_status(&closed, TicketStatus::InProgress, w.dora, T0 + 30).await.unwrap();
-        let reopened = reload(&store, &stale.number).await;
         store
-            .add_entry(&reopened, EntryKind::CustomerNote, w.anna, "Thanks", &late, T0 + 40)
+            .set_status(&closed, TicketStatus::InProgress, w.dora, T0 + 30)
             .await
             .unwrap();
-        assert_eq!(store.attachments(closed.id, &everything).await.unwrap().len(), 1);
+        let reopened = reload(&store, &stale.number).await;
+        store
+            .add_entry(
+                &reopened,
+                EntryKind::CustomerNote,
+                w.anna,
+                "Thanks",
+                &late,
+                T0 + 40,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .attachments(closed.id, &everything)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     })
     .await;
 }
@@ -705,9 +977,15 @@ async fn classification_happens_once_and_puts_a_new_call_to_work() {
     for_each_backend(|store| async move {
         let w = World::create(&store).await;
         let call = open_ticket(&store, &w, "Need a new mouse", T0).await;
-        store.classify(&call, TicketKind::ServiceRequest, w.dora, T0 + 10).await.unwrap();
+        store
+            .classify(&call, TicketKind::ServiceRequest, w.dora, T0 + 10)
+            .await
+            .unwrap();
         let t = reload(&store, &call.number).await;
-        assert_eq!((t.kind, t.status), (TicketKind::ServiceRequest, TicketStatus::InProgress));
+        assert_eq!(
+            (t.kind, t.status),
+            (TicketKind::ServiceRequest, TicketStatus::InProgress)
+        );
         assert_eq!(t.updated_at, T0 + 10);
         let everything = EntryKind::ALL.to_vec();
         let timeline = store.entries(t.id, &everything).await.unwrap();
@@ -719,31 +997,59 @@ async fn classification_happens_once_and_puts_a_new_call_to_work() {
                 (EntryKind::StatusChange, "new>in_progress"),
             ]
         );
-        assert!(listed(&store, Scope::All, StatusFilter::NewCalls).await.is_empty());
+        assert!(
+            listed(&store, Scope::All, StatusFilter::NewCalls)
+                .await
+                .is_empty()
+        );
 
         for ticket in [&t, &call] {
             assert_eq!(
-                refusal(store.classify(ticket, TicketKind::Incident, w.dora, T0 + 20).await),
+                refusal(
+                    store
+                        .classify(ticket, TicketKind::Incident, w.dora, T0 + 20)
+                        .await
+                ),
                 DomainError::Conflict("already_classified"),
             );
         }
-        assert_eq!(reload(&store, &call.number).await.kind, TicketKind::ServiceRequest);
+        assert_eq!(
+            reload(&store, &call.number).await.kind,
+            TicketKind::ServiceRequest
+        );
         assert_eq!(store.entries(t.id, &everything).await.unwrap().len(), 2);
 
         // A call that already waits for the customer keeps waiting.
         let waiting = open_ticket(&store, &w, "Screen is dark", T0).await;
         assert_eq!(
-            refusal(store.classify(&waiting, TicketKind::Call, w.dora, T0 + 20).await),
+            refusal(
+                store
+                    .classify(&waiting, TicketKind::Call, w.dora, T0 + 20)
+                    .await
+            ),
             DomainError::Conflict("already_classified"),
         );
         store
-            .add_entry(&waiting, EntryKind::DeskQuestion, w.dora, "Plugged in?", &[], T0 + 30)
+            .add_entry(
+                &waiting,
+                EntryKind::DeskQuestion,
+                w.dora,
+                "Plugged in?",
+                &[],
+                T0 + 30,
+            )
             .await
             .unwrap();
         let waiting = reload(&store, &waiting.number).await;
-        store.classify(&waiting, TicketKind::Incident, w.dora, T0 + 40).await.unwrap();
+        store
+            .classify(&waiting, TicketKind::Incident, w.dora, T0 + 40)
+            .await
+            .unwrap();
         let t = reload(&store, &waiting.number).await;
-        assert_eq!((t.kind, t.status), (TicketKind::Incident, TicketStatus::WaitingForCustomer));
+        assert_eq!(
+            (t.kind, t.status),
+            (TicketKind::Incident, TicketStatus::WaitingForCustomer)
+        );
         let timeline = store.entries(t.id, &everything).await.unwrap();
         assert_eq!(timeline.last().unwrap().kind, EntryKind::Classification);
     })
@@ -756,7 +1062,13 @@ async fn the_report_can_be_edited_until_classification() {
         let w = World::create(&store).await;
         let call = open_ticket(&store, &w, "Printer broken", T0).await;
         store
-            .edit_report(&call, "  Printer on fire  ", " Smoke everywhere ", w.anna, T0 + 10)
+            .edit_report(
+                &call,
+                "  Printer on fire  ",
+                " Smoke everywhere ",
+                w.anna,
+                T0 + 10,
+            )
             .await
             .unwrap();
         let t = reload(&store, &call.number).await;
@@ -771,23 +1083,40 @@ async fn the_report_can_be_edited_until_classification() {
         assert_eq!(kinds_of(&timeline), [EntryKind::ReportEdited]);
         assert_eq!(timeline[0].author_id, Some(w.anna));
 
-        store.classify(&t, TicketKind::Incident, w.dora, T0 + 20).await.unwrap();
+        store
+            .classify(&t, TicketKind::Incident, w.dora, T0 + 20)
+            .await
+            .unwrap();
         let classified = reload(&store, &call.number).await;
         // Refused whether the page knew of the classification or not.
         for ticket in [&classified, &t] {
             assert_eq!(
-                refusal(store.edit_report(ticket, "Rewritten", "", w.anna, T0 + 30).await),
+                refusal(
+                    store
+                        .edit_report(ticket, "Rewritten", "", w.anna, T0 + 30)
+                        .await
+                ),
                 DomainError::Conflict("report_locked"),
             );
         }
         let after = reload(&store, &call.number).await;
-        assert_eq!((after.short_text.as_str(), after.updated_at), ("Printer on fire", T0 + 20));
+        assert_eq!(
+            (after.short_text.as_str(), after.updated_at),
+            ("Printer on fire", T0 + 20)
+        );
 
         // A closed call is locked too.
         let closed = open_ticket(&store, &w, "Never mind", T0).await;
-        store.set_status(&closed, TicketStatus::Closed, w.dora, T0 + 10).await.unwrap();
+        store
+            .set_status(&closed, TicketStatus::Closed, w.dora, T0 + 10)
+            .await
+            .unwrap();
         assert_eq!(
-            refusal(store.edit_report(&closed, "Oh wait", "", w.anna, T0 + 20).await),
+            refusal(
+                store
+                    .edit_report(&closed, "Oh wait", "", w.anna, T0 + 20)
+                    .await
+            ),
             DomainError::Conflict("report_locked"),
         );
     })
@@ -810,33 +1139,78 @@ async fn sessions_are_created_touched_and_ended() {
             (s.token_hash.as_str(), s.person, s.stage),
             (token.as_str(), w.anna, SessionStage::SecondFactor)
         );
-        assert_eq!((s.csrf_token.as_str(), s.second_factor_failures), ("csrf-1", 0));
+        assert_eq!(
+            (s.csrf_token.as_str(), s.second_factor_failures),
+            ("csrf-1", 0)
+        );
         assert_eq!((s.created_at, s.last_seen_at), (T0, T0));
-        assert!(store.session(&hash_token("token-x")).await.unwrap().is_none());
+        assert!(
+            store
+                .session(&hash_token("token-x"))
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // Touching writes at most once a minute.
         store.touch_session(&token, T0 + 30).await.unwrap();
-        assert_eq!(store.session(&token).await.unwrap().unwrap().last_seen_at, T0);
+        assert_eq!(
+            store.session(&token).await.unwrap().unwrap().last_seen_at,
+            T0
+        );
         store.touch_session(&token, T0 + 61).await.unwrap();
-        assert_eq!(store.session(&token).await.unwrap().unwrap().last_seen_at, T0 + 61);
+        assert_eq!(
+            store.session(&token).await.unwrap().unwrap().last_seen_at,
+            T0 + 61
+        );
 
         // Wrong second factors are counted on the session.
         for expected in 1..=3 {
-            assert_eq!(store.count_second_factor_failure(&token).await.unwrap(), expected);
+            assert_eq!(
+                store.count_second_factor_failure(&token).await.unwrap(),
+                expected
+            );
         }
-        assert_eq!(store.session(&token).await.unwrap().unwrap().second_factor_failures, 3);
-        let gone = store.count_second_factor_failure(&hash_token("token-x")).await.unwrap();
-        assert!(gone >= ticketwerk_domain::auth::MAX_SECOND_FACTOR_FAILURES, "no session, no try");
+        assert_eq!(
+            store
+                .session(&token)
+                .await
+                .unwrap()
+                .unwrap()
+                .second_factor_failures,
+            3
+        );
+        let gone = store
+            .count_second_factor_failure(&hash_token("token-x"))
+            .await
+            .unwrap();
+        assert!(
+            gone >= ticketwerk_domain::auth::MAX_SECOND_FACTOR_FAILURES,
+            "no session, no try"
+        );
 
-        for (i, stage) in [SessionStage::Enrol, SessionStage::Full].into_iter().enumerate() {
+        for (i, stage) in [SessionStage::Enrol, SessionStage::Full]
+            .into_iter()
+            .enumerate()
+        {
             let other = hash_token(&format!("stage-{i}"));
-            store.create_session(&other, w.ben, stage, "csrf", T0).await.unwrap();
+            store
+                .create_session(&other, w.ben, stage, "csrf", T0)
+                .await
+                .unwrap();
             assert_eq!(store.session(&other).await.unwrap().unwrap().stage, stage);
         }
 
         store.delete_session(&token).await.unwrap();
         assert!(store.session(&token).await.unwrap().is_none());
-        assert!(store.session(&hash_token("stage-1")).await.unwrap().is_some(), "others stay");
+        assert!(
+            store
+                .session(&hash_token("stage-1"))
+                .await
+                .unwrap()
+                .is_some(),
+            "others stay"
+        );
     })
     .await;
 }
@@ -848,10 +1222,19 @@ async fn idle_and_old_sessions_are_purged() {
         let idle = hash_token("idle");
         let old_but_busy = hash_token("old-but-busy");
         let recent = hash_token("recent");
-        store.create_session(&idle, w.anna, SessionStage::Full, "c", T0).await.unwrap();
-        store.create_session(&old_but_busy, w.anna, SessionStage::Full, "c", T0).await.unwrap();
+        store
+            .create_session(&idle, w.anna, SessionStage::Full, "c", T0)
+            .await
+            .unwrap();
+        store
+            .create_session(&old_but_busy, w.anna, SessionStage::Full, "c", T0)
+            .await
+            .unwrap();
         store.touch_session(&old_but_busy, T0 + 9000).await.unwrap();
-        store.create_session(&recent, w.anna, SessionStage::Full, "c", T0 + 8000).await.unwrap();
+        store
+            .create_session(&recent, w.anna, SessionStage::Full, "c", T0 + 8000)
+            .await
+            .unwrap();
 
         assert_eq!(store.purge_sessions(T0 + 5000, T0 - 1).await.unwrap(), 1);
         assert!(store.session(&idle).await.unwrap().is_none());
@@ -869,17 +1252,29 @@ async fn each_totp_step_is_accepted_once() {
         let w = World::create(&store).await;
         let creds = store.credentials_by_id(w.anna).await.unwrap().unwrap();
         assert!(creds.totp_secret.is_none() && creds.totp_pending_secret.is_none());
-        assert!(!store.confirm_totp(w.anna, 1000, &[]).await.unwrap(), "nothing pending");
+        assert!(
+            !store.confirm_totp(w.anna, 1000, &[]).await.unwrap(),
+            "nothing pending"
+        );
 
-        store.set_pending_totp(w.anna, "JBSWY3DPEHPK3PXP").await.unwrap();
+        store
+            .set_pending_totp(w.anna, "JBSWY3DPEHPK3PXP")
+            .await
+            .unwrap();
         let creds = store.credentials_by_id(w.anna).await.unwrap().unwrap();
-        assert_eq!(creds.totp_pending_secret.as_deref(), Some("JBSWY3DPEHPK3PXP"));
+        assert_eq!(
+            creds.totp_pending_secret.as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
         assert!(creds.totp_secret.is_none());
 
         assert!(store.confirm_totp(w.anna, 1000, &[]).await.unwrap());
         let creds = store.credentials_by_id(w.anna).await.unwrap().unwrap();
         assert_eq!(creds.totp_secret.as_deref(), Some("JBSWY3DPEHPK3PXP"));
-        assert_eq!((creds.totp_pending_secret, creds.totp_last_step), (None, Some(1000)));
+        assert_eq!(
+            (creds.totp_pending_secret, creds.totp_last_step),
+            (None, Some(1000))
+        );
 
         // The enrolment code's step, and anything older, is used up.
         assert!(!store.claim_totp_step(w.anna, 1000).await.unwrap());
@@ -888,7 +1283,10 @@ async fn each_totp_step_is_accepted_once() {
         assert!(!store.claim_totp_step(w.anna, 1001).await.unwrap());
         assert!(!store.claim_totp_step(w.anna, 1000).await.unwrap());
         assert!(store.claim_totp_step(w.anna, 1003).await.unwrap());
-        assert!(!store.claim_totp_step(w.anna, 1002).await.unwrap(), "no going back");
+        assert!(
+            !store.claim_totp_step(w.anna, 1002).await.unwrap(),
+            "no going back"
+        );
         let creds = store.credentials_by_id(w.anna).await.unwrap().unwrap();
         assert_eq!(creds.totp_last_step, Some(1003));
 
@@ -906,7 +1304,10 @@ async fn each_totp_step_is_accepted_once() {
         assert_eq!(accepted, 1);
 
         // Steps are per person.
-        store.set_pending_totp(w.ben, "KRSXG5CTMVRXEZLU").await.unwrap();
+        store
+            .set_pending_totp(w.ben, "KRSXG5CTMVRXEZLU")
+            .await
+            .unwrap();
         assert!(store.confirm_totp(w.ben, 5, &[]).await.unwrap());
         assert!(store.claim_totp_step(w.ben, 1001).await.unwrap());
     })
@@ -919,27 +1320,50 @@ async fn recovery_codes_work_once() {
         let w = World::create(&store).await;
         let codes = generate_recovery_codes();
         let hashes: Vec<_> = codes.iter().map(|c| hash_recovery_code(c)).collect();
-        store.set_pending_totp(w.anna, "JBSWY3DPEHPK3PXP").await.unwrap();
+        store
+            .set_pending_totp(w.anna, "JBSWY3DPEHPK3PXP")
+            .await
+            .unwrap();
         assert!(store.confirm_totp(w.anna, 1, &hashes).await.unwrap());
         let total = i64::try_from(codes.len()).unwrap();
         assert_eq!(store.unused_recovery_codes(w.anna).await.unwrap(), total);
 
         let first = hash_recovery_code(&codes[0].to_uppercase());
-        assert!(!store.use_recovery_code(w.ben, &first, T0).await.unwrap(), "not Ben's");
+        assert!(
+            !store.use_recovery_code(w.ben, &first, T0).await.unwrap(),
+            "not Ben's"
+        );
         assert!(store.use_recovery_code(w.anna, &first, T0).await.unwrap());
-        assert!(!store.use_recovery_code(w.anna, &first, T0 + 1).await.unwrap(), "used up");
+        assert!(
+            !store
+                .use_recovery_code(w.anna, &first, T0 + 1)
+                .await
+                .unwrap(),
+            "used up"
+        );
         let wrong = hash_recovery_code("aaaa-bbbb-cccc");
         assert!(!store.use_recovery_code(w.anna, &wrong, T0).await.unwrap());
-        assert_eq!(store.unused_recovery_codes(w.anna).await.unwrap(), total - 1);
+        assert_eq!(
+            store.unused_recovery_codes(w.anna).await.unwrap(),
+            total - 1
+        );
 
         // Enrolling again replaces every old code.
         let fresh: Vec<_> = ["one", "two"].map(hash_recovery_code).to_vec();
-        store.set_pending_totp(w.anna, "KRSXG5CTMVRXEZLU").await.unwrap();
+        store
+            .set_pending_totp(w.anna, "KRSXG5CTMVRXEZLU")
+            .await
+            .unwrap();
         assert!(store.confirm_totp(w.anna, 2, &fresh).await.unwrap());
         assert_eq!(store.unused_recovery_codes(w.anna).await.unwrap(), 2);
         let second = hash_recovery_code(&codes[1]);
         assert!(!store.use_recovery_code(w.anna, &second, T0).await.unwrap());
-        assert!(store.use_recovery_code(w.anna, &fresh[0], T0).await.unwrap());
+        assert!(
+            store
+                .use_recovery_code(w.anna, &fresh[0], T0)
+                .await
+                .unwrap()
+        );
         assert_eq!(store.unused_recovery_codes(w.ben).await.unwrap(), 0);
     })
     .await;
@@ -954,17 +1378,36 @@ async fn the_throttle_counts_failures_within_a_window() {
         assert_eq!(store.throttled_until(key, rule, T0).await.unwrap(), None);
 
         for i in 0..rule.max_failures {
-            assert_eq!(store.throttled_until(key, rule, T0 + i).await.unwrap(), None);
+            assert_eq!(
+                store.throttled_until(key, rule, T0 + i).await.unwrap(),
+                None
+            );
             store.record_failure(key, rule, T0 + i).await.unwrap();
         }
         let until = T0 + rule.window;
-        assert_eq!(store.throttled_until(key, rule, T0 + 100).await.unwrap(), Some(until));
-        assert_eq!(store.throttled_until(neighbour, rule, T0 + 100).await.unwrap(), None);
-        assert_eq!(store.throttled_until(key, rule, until).await.unwrap(), None, "it ends");
+        assert_eq!(
+            store.throttled_until(key, rule, T0 + 100).await.unwrap(),
+            Some(until)
+        );
+        assert_eq!(
+            store
+                .throttled_until(neighbour, rule, T0 + 100)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.throttled_until(key, rule, until).await.unwrap(),
+            None,
+            "it ends"
+        );
 
         // A success clears the count.
         store.clear_failures(key).await.unwrap();
-        assert_eq!(store.throttled_until(key, rule, T0 + 100).await.unwrap(), None);
+        assert_eq!(
+            store.throttled_until(key, rule, T0 + 100).await.unwrap(),
+            None
+        );
 
         // Failures in an ended window do not carry over: the window restarts.
         for i in 0..rule.max_failures - 1 {
@@ -976,10 +1419,17 @@ async fn the_throttle_counts_failures_within_a_window() {
         for i in 1..rule.max_failures - 1 {
             store.record_failure(key, rule, later + i).await.unwrap();
         }
-        assert_eq!(store.throttled_until(key, rule, later + 100).await.unwrap(), None);
+        assert_eq!(
+            store.throttled_until(key, rule, later + 100).await.unwrap(),
+            None
+        );
         store.record_failure(key, rule, later + 100).await.unwrap();
         let blocked = store.throttled_until(key, rule, later + 101).await.unwrap();
-        assert_eq!(blocked, Some(later + rule.window), "the new window counts from its start");
+        assert_eq!(
+            blocked,
+            Some(later + rule.window),
+            "the new window counts from its start"
+        );
     })
     .await;
 }
@@ -997,9 +1447,12 @@ async fn the_file_store_keeps_bytes_under_safe_keys() {
     assert_ne!(empty, key);
     assert_eq!(files.get(&empty).await.unwrap(), b"");
     let folder = dir.path().join("files").join(&key[..2]);
-    let partial = std::fs::read_dir(&folder)
-        .unwrap()
-        .any(|f| f.unwrap().path().extension().is_some_and(|e| e == "partial"));
+    let partial = std::fs::read_dir(&folder).unwrap().any(|f| {
+        f.unwrap()
+            .path()
+            .extension()
+            .is_some_and(|e| e == "partial")
+    });
     assert!(!partial, "no half-written files remain");
 
     files.delete(&key).await;

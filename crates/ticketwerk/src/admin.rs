@@ -34,14 +34,20 @@ pub struct Password {
 /// the shell history and the process list.
 pub fn password_from_env(var: Option<&str>) -> anyhow::Result<Password> {
     let Some(var) = var else {
-        return Ok(Password { value: generate_password(), generated: true });
+        return Ok(Password {
+            value: generate_password(),
+            generated: true,
+        });
     };
     let value = std::env::var(var)
         .with_context(|| format!("the environment variable {var} (--password-env) is not set"))?;
     if value.chars().count() < MIN_PASSWORD_LEN {
         bail!("the password in {var} is too short: at least {MIN_PASSWORD_LEN} characters");
     }
-    Ok(Password { value, generated: false })
+    Ok(Password {
+        value,
+        generated: false,
+    })
 }
 
 /// A person to create from the command line.
@@ -77,17 +83,25 @@ pub async fn create_business_partner(
     if name.is_empty() {
         bail!("the name must not be empty");
     }
-    let id = store.create_business_partner(customer_number, name, now).await.map_err(|e| {
-        if is_invalid(&e, "customer_number_taken") {
-            anyhow::anyhow!(
-                "a business partner with customer number {customer_number} already exists"
-            )
-        } else {
-            anyhow::Error::new(e).context("cannot create the business partner")
-        }
-    })?;
+    let id = store
+        .create_business_partner(customer_number, name, now)
+        .await
+        .map_err(|e| {
+            if is_invalid(&e, "customer_number_taken") {
+                anyhow::anyhow!(
+                    "a business partner with customer number {customer_number} already exists"
+                )
+            } else {
+                anyhow::Error::new(e).context("cannot create the business partner")
+            }
+        })?;
     store
-        .audit(now, None, "cli.create_business_partner", &format!("{customer_number} {name}"))
+        .audit(
+            now,
+            None,
+            "cli.create_business_partner",
+            &format!("{customer_number} {name}"),
+        )
         .await?;
     Ok(id)
 }
@@ -111,9 +125,15 @@ pub async fn create_person(
     }
     let partner = match &spec.business_partner {
         Some((number, authorised)) => {
-            let partner = store.business_partner_by_number(number).await?.with_context(|| {
-                format!("there is no business partner with customer number {}", number.trim())
-            })?;
+            let partner = store
+                .business_partner_by_number(number)
+                .await?
+                .with_context(|| {
+                    format!(
+                        "there is no business partner with customer number {}",
+                        number.trim()
+                    )
+                })?;
             Some((partner, *authorised))
         }
         None => None,
@@ -142,7 +162,11 @@ pub async fn create_person(
             .await
             .context("cannot add the person to the business partner")?;
     }
-    let event = if spec.agent { "cli.create_agent" } else { "cli.create_person" };
+    let event = if spec.agent {
+        "cli.create_agent"
+    } else {
+        "cli.create_person"
+    };
     let detail = match &partner {
         Some((p, authorised)) => format!("{email} {} authorised={authorised}", p.customer_number),
         None => email.to_string(),

@@ -15,11 +15,13 @@ use crate::demo;
 /// Ticketwerk: customer portal and service desk for IT service providers.
 #[derive(Debug, Parser)]
 #[command(name = "ticketwerk", version, propagate_version = true)]
-#[command(after_help = "Settings are read from defaults, then the --config file, then \
+#[command(
+    after_help = "Settings are read from defaults, then the --config file, then \
     TICKETWERK_* environment variables (TICKETWERK_LISTEN, TICKETWERK_DATA_DIR, \
     TICKETWERK_DATABASE_URL, …), then flags; each overrides the one before. \
     ticketwerk.example.toml documents every setting.\n\
-    Logging: RUST_LOG sets the filter (default info); TICKETWERK_LOG_FORMAT=json logs JSON.")]
+    Logging: RUST_LOG sets the filter (default info); TICKETWERK_LOG_FORMAT=json logs JSON."
+)]
 pub struct Cli {
     /// Configuration file in TOML (see ticketwerk.example.toml).
     #[arg(long, global = true, env = "TICKETWERK_CONFIG", value_name = "FILE")]
@@ -183,7 +185,10 @@ impl ListenArgs {
 /// message on stderr and exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -207,9 +212,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(file, storage.layer().overlay(listen.layer()))?;
             serve(&config).await
         }
-        Command::Demo { listen, data_dir, reset } => {
-            run_demo(file, &listen, &data_dir, reset).await
-        }
+        Command::Demo {
+            listen,
+            data_dir,
+            reset,
+        } => run_demo(file, &listen, &data_dir, reset).await,
         Command::Admin(command) => run_admin(file, command).await,
     }
 }
@@ -303,8 +310,9 @@ async fn run_demo(
     // Bind before seeding: a busy port should not leave seeded data behind.
     let listener = crate::bind(&config).await?;
     let (store, files) = crate::open_storage(&config).await?;
-    let logins =
-        demo::seed(&store, &files, crate::now()).await.context("seeding the demo data")?;
+    let logins = demo::seed(&store, &files, crate::now())
+        .await
+        .context("seeding the demo data")?;
     let server = crate::spawn_server(listener, store.clone(), files, &config)?;
     println!("{}", demo_banner(&server.url(), &dir, &logins, &config));
     crate::run_until_stopped(server, store).await
@@ -337,7 +345,12 @@ fn demo_banner(url: &str, dir: &Path, logins: &[demo::DemoLogin], config: &Confi
 async fn run_admin(file: Option<&Path>, command: AdminCommand) -> anyhow::Result<()> {
     let now = crate::now();
     match command {
-        AdminCommand::CreateAgent { email, name, password, storage } => {
+        AdminCommand::CreateAgent {
+            email,
+            name,
+            password,
+            storage,
+        } => {
             let config = Config::load(file, storage.layer())?;
             let secret = admin::password_from_env(password.password_env.as_deref())?;
             let (store, _) = crate::open_storage(&config).await?;
@@ -355,7 +368,11 @@ async fn run_admin(file: Option<&Path>, command: AdminCommand) -> anyhow::Result
             println!("Created agent {} (id {}).", created.email, created.id);
             print_password(&secret);
         }
-        AdminCommand::CreateBusinessPartner { customer_number, name, storage } => {
+        AdminCommand::CreateBusinessPartner {
+            customer_number,
+            name,
+            storage,
+        } => {
             let config = Config::load(file, storage.layer())?;
             let (store, _) = crate::open_storage(&config).await?;
             let id = admin::create_business_partner(&store, &customer_number, &name, now).await;
@@ -391,7 +408,11 @@ async fn run_admin(file: Option<&Path>, command: AdminCommand) -> anyhow::Result
             let created = admin::create_person(&store, &spec, &secret.value, now).await;
             store.close().await;
             let created = created?;
-            let role = if authorised { "authorised person" } else { "end user" };
+            let role = if authorised {
+                "authorised person"
+            } else {
+                "end user"
+            };
             println!(
                 "Created {role} {} (id {}) of business partner {}.",
                 created.email,

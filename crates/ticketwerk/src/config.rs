@@ -20,8 +20,11 @@ pub const DATABASE_FILE: &str = "ticketwerk.sqlite";
 pub const ATTACHMENTS_DIR: &str = "attachments";
 pub const ENV_PREFIX: &str = "TICKETWERK_";
 /// Variables with the prefix that are read elsewhere, not settings.
-const ENV_NOT_SETTINGS: &[&str] =
-    &["TICKETWERK_CONFIG", "TICKETWERK_LOG_FORMAT", "TICKETWERK_BROWSER_TESTS"];
+const ENV_NOT_SETTINGS: &[&str] = &[
+    "TICKETWERK_CONFIG",
+    "TICKETWERK_LOG_FORMAT",
+    "TICKETWERK_BROWSER_TESTS",
+];
 /// Prefixes of the test and benchmark harnesses' variables, which a
 /// developer may have exported while running the binary.
 const ENV_HARNESS_PREFIXES: &[&str] = &["TICKETWERK_TEST_", "TICKETWERK_BENCH_"];
@@ -86,7 +89,9 @@ impl Layer {
         let mut layer = Layer::default();
         let mut unknown = Vec::new();
         for (name, value) in vars {
-            let Some(key) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             if ENV_NOT_SETTINGS.contains(&name.as_str())
                 || ENV_HARNESS_PREFIXES.iter().any(|p| name.starts_with(p))
             {
@@ -104,9 +109,7 @@ impl Layer {
                 "MAX_ATTACHMENT_BYTES" => {
                     layer.max_attachment_bytes = Some(parse_number(&name, &value)?)
                 }
-                "SESSION_IDLE_SECS" => {
-                    layer.session_idle_secs = Some(parse_number(&name, &value)?)
-                }
+                "SESSION_IDLE_SECS" => layer.session_idle_secs = Some(parse_number(&name, &value)?),
                 "SESSION_MAX_SECS" => layer.session_max_secs = Some(parse_number(&name, &value)?),
                 "TIME_ZONE" => layer.time_zone = Some(value),
                 _ => unknown.push(name),
@@ -164,7 +167,9 @@ impl Config {
     /// Fills the gaps of a merged layer with defaults and checks the values.
     pub fn resolve(layer: Layer) -> anyhow::Result<Config> {
         let listen = parse_listen(layer.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
-        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let data_dir = layer
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let data_dir = std::path::absolute(&data_dir)
             .with_context(|| format!("invalid data directory {}", data_dir.display()))?;
         let database_url = match layer.database_url {
@@ -195,12 +200,20 @@ impl Config {
             max_attachment_bytes: layer
                 .max_attachment_bytes
                 .unwrap_or(defaults.max_attachment_bytes),
-            session_idle_secs: layer.session_idle_secs.unwrap_or(defaults.session_idle_secs),
+            session_idle_secs: layer
+                .session_idle_secs
+                .unwrap_or(defaults.session_idle_secs),
             session_max_secs: layer.session_max_secs.unwrap_or(defaults.session_max_secs),
             time_zone: layer.time_zone.unwrap_or(defaults.time_zone),
         };
         check_web(&web)?;
-        Ok(Config { listen, data_dir, database_url, attachments_dir, web })
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            attachments_dir,
+            web,
+        })
     }
 
     /// The SQLite file, when the database is the default one in the data
@@ -240,7 +253,10 @@ fn check_web(web: &Settings) -> anyhow::Result<()> {
                 web.time_zone
             );
         } else {
-            bail!("unknown time_zone {:?} (expected a name such as Europe/Berlin)", web.time_zone);
+            bail!(
+                "unknown time_zone {:?} (expected a name such as Europe/Berlin)",
+                web.time_zone
+            );
         }
     }
     Ok(())
@@ -252,9 +268,13 @@ pub fn parse_listen(raw: &str) -> anyhow::Result<SocketAddr> {
     if let Ok(addr) = raw.trim().parse::<SocketAddr>() {
         return Ok(addr);
     }
-    raw.trim().to_socket_addrs().ok().and_then(|mut addrs| addrs.next()).with_context(|| {
-        format!("invalid listen address {raw:?} (expected ADDR:PORT such as 127.0.0.1:8080)")
-    })
+    raw.trim()
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .with_context(|| {
+            format!("invalid listen address {raw:?} (expected ADDR:PORT such as 127.0.0.1:8080)")
+        })
 }
 
 /// `sqlite://<path>?mode=rwc` for a file, creating it when missing. The
@@ -282,7 +302,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -291,15 +314,24 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert!(c.data_dir.is_absolute() && c.data_dir.ends_with("ticketwerk-data"));
         assert!(c.database_url.starts_with("sqlite:///"));
-        assert!(c.database_url.ends_with("/ticketwerk-data/ticketwerk.sqlite?mode=rwc"));
+        assert!(
+            c.database_url
+                .ends_with("/ticketwerk-data/ticketwerk.sqlite?mode=rwc")
+        );
         assert_eq!(c.attachments_dir, c.data_dir.join("attachments"));
-        assert!(c.web.insecure_cookies, "loopback: plain HTTP works out of the box");
+        assert!(
+            c.web.insecure_cookies,
+            "loopback: plain HTTP works out of the box"
+        );
         assert!(c.default_sqlite_file().is_some());
     }
 
     #[test]
     fn insecure_cookies_only_default_on_loopback() {
-        let layer = Layer { listen: Some("0.0.0.0:8080".into()), ..Layer::default() };
+        let layer = Layer {
+            listen: Some("0.0.0.0:8080".into()),
+            ..Layer::default()
+        };
         assert!(!Config::resolve(layer).unwrap().web.insecure_cookies);
         let layer = Layer {
             listen: Some("[::1]:9000".into()),
@@ -326,19 +358,28 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(unknown, vec!["TICKETWERK_LISTN".to_string()]);
-        let cli = Layer { listen: Some("127.0.0.1:3000".into()), ..Layer::default() };
+        let cli = Layer {
+            listen: Some("127.0.0.1:3000".into()),
+            ..Layer::default()
+        };
         let c = Config::resolve(file.overlay(env_layer).overlay(cli)).unwrap();
         assert_eq!(c.listen.port(), 3000);
         assert_eq!(c.web.provider_name, "Datei");
         assert_eq!(c.web.session_idle_secs, 600);
         assert_eq!(c.web.time_zone, "UTC");
-        assert_eq!(c.database_url, "sqlite:///srv/tw/ticketwerk.sqlite?mode=rwc");
+        assert_eq!(
+            c.database_url,
+            "sqlite:///srv/tw/ticketwerk.sqlite?mode=rwc"
+        );
         assert_eq!(c.attachments_dir, PathBuf::from("/srv/tw/attachments"));
     }
 
     #[test]
     fn explicit_database_is_kept() {
-        let layer = Layer { database_url: Some("postgres://tw@db/tw".into()), ..Layer::default() };
+        let layer = Layer {
+            database_url: Some("postgres://tw@db/tw".into()),
+            ..Layer::default()
+        };
         let c = Config::resolve(layer).unwrap();
         assert_eq!(c.database_url, "postgres://tw@db/tw");
         assert!(c.default_sqlite_file().is_none());
@@ -350,10 +391,22 @@ mod tests {
         assert!(Layer::from_env(env(&[("TICKETWERK_INSECURE_COOKIES", "maybe")])).is_err());
         assert!(Layer::from_env(env(&[("TICKETWERK_SESSION_MAX_SECS", "1h")])).is_err());
         for layer in [
-            Layer { listen: Some("nowhere".into()), ..Layer::default() },
-            Layer { database_url: Some("mysql://x".into()), ..Layer::default() },
-            Layer { office_email: Some("office".into()), ..Layer::default() },
-            Layer { session_idle_secs: Some(0), ..Layer::default() },
+            Layer {
+                listen: Some("nowhere".into()),
+                ..Layer::default()
+            },
+            Layer {
+                database_url: Some("mysql://x".into()),
+                ..Layer::default()
+            },
+            Layer {
+                office_email: Some("office".into()),
+                ..Layer::default()
+            },
+            Layer {
+                session_idle_secs: Some(0),
+                ..Layer::default()
+            },
         ] {
             assert!(Config::resolve(layer).is_err());
         }

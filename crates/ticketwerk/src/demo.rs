@@ -128,7 +128,12 @@ const fn system(
     inventory: &'static str,
     user: Option<&'static str>,
 ) -> DemoSystem {
-    DemoSystem { kind, name, inventory, user }
+    DemoSystem {
+        kind,
+        name,
+        inventory,
+        user,
+    }
 }
 
 const PARTNER_LIST: &[DemoPartner] = &[
@@ -164,14 +169,39 @@ const PARTNER_LIST: &[DemoPartner] = &[
             ),
         ],
         systems: &[
-            system("Laptop", "Lenovo ThinkPad T14 Gen 4", "MS-NB-0147", Some("thomas")),
-            system("Bildschirm", "Dell P2723DE 27 Zoll", "MS-MO-0211", Some("thomas")),
-            system("Tastatur", "Logitech MX Keys Business", "MS-TA-0088", Some("thomas")),
-            system("Maus", "Logitech MX Master 3S", "MS-MA-0091", Some("thomas")),
+            system(
+                "Laptop",
+                "Lenovo ThinkPad T14 Gen 4",
+                "MS-NB-0147",
+                Some("thomas"),
+            ),
+            system(
+                "Bildschirm",
+                "Dell P2723DE 27 Zoll",
+                "MS-MO-0211",
+                Some("thomas"),
+            ),
+            system(
+                "Tastatur",
+                "Logitech MX Keys Business",
+                "MS-TA-0088",
+                Some("thomas"),
+            ),
+            system(
+                "Maus",
+                "Logitech MX Master 3S",
+                "MS-MA-0091",
+                Some("thomas"),
+            ),
             system("Laptop", "Dell Latitude 7440", "MS-NB-0152", Some("sabine")),
             system("Telefon", "Yealink T54W", "MS-TE-0033", Some("sabine")),
             system("Laptop", "HP ProBook 450 G10", "MS-NB-0160", Some("markus")),
-            system("Drucker", "Kyocera ECOSYS M3645idn (1. OG)", "MS-DR-0007", None),
+            system(
+                "Drucker",
+                "Kyocera ECOSYS M3645idn (1. OG)",
+                "MS-DR-0007",
+                None,
+            ),
         ],
     },
     DemoPartner {
@@ -204,11 +234,31 @@ const PARTNER_LIST: &[DemoPartner] = &[
             ),
         ],
         systems: &[
-            system("Laptop", "HP EliteBook 840 G10", "SWL-IT-4711", Some("leonie")),
-            system("Bildschirm", "Eizo FlexScan EV2460", "SWL-IT-4712", Some("leonie")),
-            system("Dockingstation", "HP USB-C Dock G5", "SWL-IT-4713", Some("leonie")),
+            system(
+                "Laptop",
+                "HP EliteBook 840 G10",
+                "SWL-IT-4711",
+                Some("leonie"),
+            ),
+            system(
+                "Bildschirm",
+                "Eizo FlexScan EV2460",
+                "SWL-IT-4712",
+                Some("leonie"),
+            ),
+            system(
+                "Dockingstation",
+                "HP USB-C Dock G5",
+                "SWL-IT-4713",
+                Some("leonie"),
+            ),
             system("Telefon", "Snom D785", "SWL-IT-4720", Some("leonie")),
-            system("Smartphone", "Samsung Galaxy XCover 7", "SWL-IT-4735", Some("markus")),
+            system(
+                "Smartphone",
+                "Samsung Galaxy XCover 7",
+                "SWL-IT-4735",
+                Some("markus"),
+            ),
         ],
     },
 ];
@@ -435,7 +485,11 @@ const TICKETS: &[DemoTicket] = &[
             ),
             (
                 DAY + 90,
-                Step::Entry(EntryKind::CustomerNote, "markus", "Funktioniert, vielen Dank!"),
+                Step::Entry(
+                    EntryKind::CustomerNote,
+                    "markus",
+                    "Funktioniert, vielen Dank!",
+                ),
             ),
             (4 * DAY, Step::Status(TicketStatus::Closed)),
         ],
@@ -661,7 +715,9 @@ pub async fn seed(store: &Store, files: &FileStore, now: i64) -> anyhow::Result<
             .await
             .with_context(|| format!("creating person {}", p.email))?;
         for (number, authorised) in p.memberships {
-            store.add_membership(id, lookup(&partners, number)?, *authorised).await?;
+            store
+                .add_membership(id, lookup(&partners, number)?, *authorised)
+                .await?;
         }
         persons.insert(p.key, id);
         logins.push(DemoLogin {
@@ -680,12 +736,16 @@ pub async fn seed(store: &Store, files: &FileStore, now: i64) -> anyhow::Result<
     for p in PARTNER_LIST {
         let partner = lookup(&partners, p.number)?;
         for (name, description) in p.services {
-            services
-                .insert((p.number, name), store.create_service(partner, name, description).await?);
+            services.insert(
+                (p.number, name),
+                store.create_service(partner, name, description).await?,
+            );
         }
         for s in p.systems {
             let user = s.user.map(|key| lookup(&persons, key)).transpose()?;
-            let id = store.create_system(partner, s.kind, s.name, s.inventory, user).await?;
+            let id = store
+                .create_system(partner, s.kind, s.name, s.inventory, user)
+                .await?;
             systems.insert(s.inventory, id);
         }
     }
@@ -736,7 +796,9 @@ pub async fn seed(store: &Store, files: &FileStore, now: i64) -> anyhow::Result<
                 Step::Status(status) => store.set_status(&ticket, *status, agent, at).await?,
                 Step::Entry(kind, who, body) => {
                     let author = lookup(&persons, who)?;
-                    store.add_entry(&ticket, *kind, author, body, &[], at).await?;
+                    store
+                        .add_entry(&ticket, *kind, author, body, &[], at)
+                        .await?;
                 }
             }
         }
@@ -749,14 +811,19 @@ where
     K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
     Q: std::hash::Hash + Eq + std::fmt::Debug + ?Sized,
 {
-    map.get(key).copied().with_context(|| format!("demo data refers to unknown {key:?}"))
+    map.get(key)
+        .copied()
+        .with_context(|| format!("demo data refers to unknown {key:?}"))
 }
 
 async fn load(
     store: &Store,
     number: &TicketNumber,
 ) -> anyhow::Result<ticketwerk_domain::model::Ticket> {
-    store.ticket_by_number(number).await?.with_context(|| format!("ticket {number} vanished"))
+    store
+        .ticket_by_number(number)
+        .await?
+        .with_context(|| format!("ticket {number} vanished"))
 }
 
 /// The calendar year of a moment, which ticket numbers start with.
@@ -776,10 +843,18 @@ pub fn login_table(logins: &[DemoLogin]) -> String {
             .max()
             .unwrap_or(0)
     };
-    let w =
-        [width(|l| &l.name, head.0), width(|l| &l.email, head.1), width(|l| &l.password, head.2)];
+    let w = [
+        width(|l| &l.name, head.0),
+        width(|l| &l.email, head.1),
+        width(|l| &l.password, head.2),
+    ];
     let row = |a: &str, b: &str, c: &str, d: &str| {
-        format!("  {a:<w0$}  {b:<w1$}  {c:<w2$}  {d}\n", w0 = w[0], w1 = w[1], w2 = w[2])
+        format!(
+            "  {a:<w0$}  {b:<w1$}  {c:<w2$}  {d}\n",
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        )
     };
     let mut out = row(head.0, head.1, head.2, head.3);
     out.push_str(&row(

@@ -26,20 +26,31 @@ pub fn now() -> i64 {
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json =
-        std::env::var("TICKETWERK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let json = std::env::var("TICKETWERK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Creates the data and attachment folders and opens the database, which
 /// applies the migrations.
 pub async fn open_storage(config: &Config) -> anyhow::Result<(Store, FileStore)> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!("cannot create the data directory {}", config.data_dir.display())
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
     })?;
     std::fs::create_dir_all(&config.attachments_dir).with_context(|| {
-        format!("cannot create the attachments directory {}", config.attachments_dir.display())
+        format!(
+            "cannot create the attachments directory {}",
+            config.attachments_dir.display()
+        )
     })?;
     let store = Store::open(&config.database_url)
         .await
@@ -49,7 +60,9 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<(Store, FileStore)>
 
 /// A database URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     match authority.rsplit_once('@') {
@@ -132,7 +145,9 @@ pub fn spawn_server(
     files: FileStore,
     config: &Config,
 ) -> anyhow::Result<RunningServer> {
-    let addr = listener.local_addr().context("reading the listen address")?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listen address")?;
     let app = App::new(store, files, config.web.clone()).context("building the web app")?;
     let handle = tokio::spawn(ticketwerk_web::serve(listener, app));
     Ok(RunningServer { addr, handle })
@@ -195,9 +210,18 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://tw:geheim@db:5432/tw"), "postgres://tw:***@db:5432/tw");
-        assert_eq!(redact("sqlite:///srv/tw.sqlite?mode=rwc"), "sqlite:///srv/tw.sqlite?mode=rwc");
-        assert_eq!(redact("postgres://db/tw?user=a@b"), "postgres://db/tw?user=a@b");
+        assert_eq!(
+            redact("postgres://tw:geheim@db:5432/tw"),
+            "postgres://tw:***@db:5432/tw"
+        );
+        assert_eq!(
+            redact("sqlite:///srv/tw.sqlite?mode=rwc"),
+            "sqlite:///srv/tw.sqlite?mode=rwc"
+        );
+        assert_eq!(
+            redact("postgres://db/tw?user=a@b"),
+            "postgres://db/tw?user=a@b"
+        );
     }
 
     #[test]

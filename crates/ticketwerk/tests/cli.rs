@@ -42,13 +42,18 @@ fn ok(cmd: &mut Command) -> String {
 
 fn fails(cmd: &mut Command) -> String {
     let (out, stdout, stderr) = run(cmd);
-    assert!(!out.status.success(), "should have failed: {stdout}\n{stderr}");
+    assert!(
+        !out.status.success(),
+        "should have failed: {stdout}\n{stderr}"
+    );
     assert_eq!(out.status.code(), Some(1));
     stderr
 }
 
 async fn open(dir: &Path) -> Store {
-    Store::open(&sqlite_url(&dir.join("ticketwerk.sqlite")).unwrap()).await.unwrap()
+    Store::open(&sqlite_url(&dir.join("ticketwerk.sqlite")).unwrap())
+        .await
+        .unwrap()
 }
 
 #[test]
@@ -106,7 +111,10 @@ async fn admin_commands_create_what_they_say() {
         data,
     ])
     .env("GRETAS_PASSWORD", "Brötchen-2026!"));
-    assert!(!out.contains("Password:"), "a given password is never printed: {out}");
+    assert!(
+        !out.contains("Password:"),
+        "a given password is never printed: {out}"
+    );
 
     let out = ok(&mut ticketwerk(&[
         "admin",
@@ -140,7 +148,11 @@ async fn admin_commands_create_what_they_say() {
     assert!(out.contains("Password: "));
 
     let store = open(&dir).await;
-    let partner = store.business_partner_by_number("K-20001").await.unwrap().unwrap();
+    let partner = store
+        .business_partner_by_number("K-20001")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(partner.name, "Bäckerei Schmidt KG");
 
     let greta = store
@@ -148,7 +160,10 @@ async fn admin_commands_create_what_they_say() {
         .await
         .unwrap()
         .unwrap();
-    assert!(verify_password("Brötchen-2026!", greta.password_hash.as_deref().unwrap()));
+    assert!(verify_password(
+        "Brötchen-2026!",
+        greta.password_hash.as_deref().unwrap()
+    ));
     assert_eq!(greta.person.language, "en");
     assert_eq!(greta.person.phone, "+49 30 5550 123");
     let viewer = store.viewer(greta.person.id).await.unwrap().unwrap();
@@ -159,7 +174,10 @@ async fn admin_commands_create_what_they_say() {
         .await
         .unwrap()
         .unwrap();
-    assert!(verify_password(&generated, jan.password_hash.as_deref().unwrap()));
+    assert!(verify_password(
+        &generated,
+        jan.password_hash.as_deref().unwrap()
+    ));
     let viewer = store.viewer(jan.person.id).await.unwrap().unwrap();
     assert!(viewer.is_member_of(partner.id) && !viewer.is_authorised_for(partner.id));
 
@@ -208,17 +226,25 @@ fn admin_errors_are_clear() {
 
     ok(&mut person("eva.klein@example.com", "K-1"));
     let err = fails(&mut person("EVA.KLEIN@example.com", "K-1"));
-    assert!(err.contains("eva.klein@example.com already exists"), "{err}");
+    assert!(
+        err.contains("eva.klein@example.com already exists"),
+        "{err}"
+    );
 
     let err = fails(&mut person("eva.neu@example.com", "K-404"));
-    assert!(err.contains("no business partner with customer number K-404"), "{err}");
+    assert!(
+        err.contains("no business partner with customer number K-404"),
+        "{err}"
+    );
 
     let err = fails(&mut person("not an address", "K-1"));
     assert!(err.contains("not a valid email address"), "{err}");
 
-    let err = fails(person("eva.kurz@example.com", "K-1")
-        .args(["--password-env", "KURZ"])
-        .env("KURZ", "kurz"));
+    let err = fails(
+        person("eva.kurz@example.com", "K-1")
+            .args(["--password-env", "KURZ"])
+            .env("KURZ", "kurz"),
+    );
     assert!(err.contains("too short"), "{err}");
 
     let err = fails(person("eva.ohne@example.com", "K-1").args(["--password-env", "FEHLT"]));
@@ -231,8 +257,19 @@ async fn configuration_file_and_environment_are_read() {
     let from_file = tmp.path().join("aus-datei");
     let from_env = tmp.path().join("aus-umgebung");
     let file = tmp.path().join("ticketwerk.toml");
-    std::fs::write(&file, format!("data_dir = {:?}\n", from_file.to_str().unwrap())).unwrap();
-    let args = ["admin", "create-business-partner", "--customer-number", "K-7", "--name", "X"];
+    std::fs::write(
+        &file,
+        format!("data_dir = {:?}\n", from_file.to_str().unwrap()),
+    )
+    .unwrap();
+    let args = [
+        "admin",
+        "create-business-partner",
+        "--customer-number",
+        "K-7",
+        "--name",
+        "X",
+    ];
 
     ok(ticketwerk(&args).args(["--config", file.to_str().unwrap()]));
     assert!(from_file.join("ticketwerk.sqlite").exists());
@@ -287,7 +324,10 @@ async fn demo_seed_and_admin_on_postgres() {
     assert!(out.contains("Password: "), "{out}");
     let email = Email::parse("neu@mueller-soehne.example.com").unwrap();
     assert!(store.credentials(&email).await.unwrap().is_some());
-    assert!(!tmp.path().join("ticketwerk.sqlite").exists(), "--database wins over the data dir");
+    assert!(
+        !tmp.path().join("ticketwerk.sqlite").exists(),
+        "--database wins over the data dir"
+    );
     store.close().await;
     db.drop_database().await;
 }
@@ -300,7 +340,13 @@ async fn check_seed(store: &Store, files: &FileStore) {
     // Two business partners with the promised customer numbers.
     let mut partners = Vec::new();
     for number in demo::PARTNERS {
-        partners.push(store.business_partner_by_number(number).await.unwrap().unwrap());
+        partners.push(
+            store
+                .business_partner_by_number(number)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     assert!(partners[0].name.contains("Müller"));
 
@@ -311,7 +357,10 @@ async fn check_seed(store: &Store, files: &FileStore) {
         let email = Email::parse(&login.email).unwrap();
         assert!(login.email.ends_with("example.com"), "{}", login.email);
         let creds = store.credentials(&email).await.unwrap().unwrap();
-        assert!(verify_password(&login.password, creds.password_hash.as_deref().unwrap()));
+        assert!(verify_password(
+            &login.password,
+            creds.password_hash.as_deref().unwrap()
+        ));
         assert_eq!(creds.person.agent, login.agent);
         agents += usize::from(login.agent);
     }
@@ -332,7 +381,10 @@ async fn check_seed(store: &Store, files: &FileStore) {
     for p in &partners {
         let services = store.services_of(p.id).await.unwrap();
         assert!(services.len() >= 2);
-        assert!(services.iter().all(|s| s.description.len() > 200), "{services:?}");
+        assert!(
+            services.iter().all(|s| s.description.len() > 200),
+            "{services:?}"
+        );
         let systems = store.systems_of(p.id).await.unwrap();
         assert!(systems.len() >= 4);
         assert!(systems.iter().all(|s| !s.inventory_number.is_empty()));
@@ -340,10 +392,21 @@ async fn check_seed(store: &Store, files: &FileStore) {
     let mut authorised = HashSet::new();
     let mut plain = HashSet::new();
     for login in logins.iter().filter(|l| !l.agent) {
-        let creds = store.credentials(&Email::parse(&login.email).unwrap()).await.unwrap();
-        let viewer = store.viewer(creds.unwrap().person.id).await.unwrap().unwrap();
+        let creds = store
+            .credentials(&Email::parse(&login.email).unwrap())
+            .await
+            .unwrap();
+        let viewer = store
+            .viewer(creds.unwrap().person.id)
+            .await
+            .unwrap()
+            .unwrap();
         for m in viewer.memberships {
-            let set = if m.authorised { &mut authorised } else { &mut plain };
+            let set = if m.authorised {
+                &mut authorised
+            } else {
+                &mut plain
+            };
             set.insert(m.business_partner);
         }
     }
@@ -388,11 +451,18 @@ async fn check_seed(store: &Store, files: &FileStore) {
             assert!(entries.iter().any(|e| e.kind == EntryKind::Solution));
         }
         for a in store.attachments(full.id, EntryKind::ALL).await.unwrap() {
-            assert_eq!(files.get(&a.storage_key).await.unwrap().len() as i64, a.size);
+            assert_eq!(
+                files.get(&a.storage_key).await.unwrap().len() as i64,
+                a.size
+            );
             attachments += 1;
         }
     }
-    for kind in [EntryKind::CustomerNote, EntryKind::InternalNote, EntryKind::Solution] {
+    for kind in [
+        EntryKind::CustomerNote,
+        EntryKind::InternalNote,
+        EntryKind::Solution,
+    ] {
         assert!(entry_kinds.contains(&kind), "no {kind} entry");
     }
     assert!(attachments >= 1);
@@ -414,13 +484,18 @@ struct TempPostgres {
 impl TempPostgres {
     async fn create() -> Option<Self> {
         use sqlx::{Connection, Executor};
-        let admin_url = std::env::var(POSTGRES_URL_VAR).ok().filter(|u| !u.trim().is_empty())?;
+        let admin_url = std::env::var(POSTGRES_URL_VAR)
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
         let admin_url = admin_url.trim().to_string();
         let name = format!("tw_cli_{:016x}", rand::random::<u64>());
         let mut admin = sqlx::PgConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but unreachable: {e}"));
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
         admin.close().await.unwrap();
         // Same server and options, another database name.
         let (base, query) = match admin_url.split_once('?') {
@@ -433,7 +508,11 @@ impl TempPostgres {
             None => &base,
         };
         let url = format!("{server}/{name}{query}");
-        Some(Self { admin_url, name, url })
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
     }
 
     async fn drop_database(self) {

@@ -60,7 +60,8 @@ impl IntoResponse for WebError {
             WebError::Forbidden => (StatusCode::FORBIDDEN, "error.forbidden"),
             WebError::Conflict(code) => {
                 let mut r = StatusCode::CONFLICT.into_response();
-                r.extensions_mut().insert(ErrorPage(format!("conflict.{code}")));
+                r.extensions_mut()
+                    .insert(ErrorPage(format!("conflict.{code}")));
                 return r;
             }
             WebError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "error.too_large"),

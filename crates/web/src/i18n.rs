@@ -30,7 +30,9 @@ impl Lang {
 
     /// The first supported language of an `Accept-Language` header.
     pub fn from_accept_language(header: &str) -> Option<Lang> {
-        header.split(',').find_map(|part| Lang::parse(part.split(';').next().unwrap_or("")))
+        header
+            .split(',')
+            .find_map(|part| Lang::parse(part.split(';').next().unwrap_or("")))
     }
 }
 
@@ -40,7 +42,11 @@ fn flatten(prefix: &str, value: &toml::Value, out: &mut Catalogue) {
     match value {
         toml::Value::Table(table) => {
             for (k, v) in table {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }
@@ -66,7 +72,10 @@ fn parse(source: &str) -> Catalogue {
 fn catalogues() -> &'static [Catalogue; 2] {
     static CATALOGUES: OnceLock<[Catalogue; 2]> = OnceLock::new();
     CATALOGUES.get_or_init(|| {
-        [parse(include_str!("../locales/de.toml")), parse(include_str!("../locales/en.toml"))]
+        [
+            parse(include_str!("../locales/de.toml")),
+            parse(include_str!("../locales/en.toml")),
+        ]
     })
 }
 
@@ -75,9 +84,11 @@ fn catalogues() -> &'static [Catalogue; 2] {
 pub fn text(lang: Lang, key: &str) -> String {
     let [de, en] = catalogues();
     let own = if lang == Lang::En { en } else { de };
-    own.get(key).or_else(|| de.get(key)).cloned().unwrap_or_else(|| key.to_string())
+    own.get(key)
+        .or_else(|| de.get(key))
+        .cloned()
+        .unwrap_or_else(|| key.to_string())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -96,7 +107,10 @@ mod tests {
     #[test]
     fn accept_language() {
         assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("fr-FR, de;q=0.5"), Some(Lang::De));
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, de;q=0.5"),
+            Some(Lang::De)
+        );
         assert_eq!(Lang::from_accept_language("fr"), None);
     }
 }

@@ -69,7 +69,14 @@ struct Inner {
 impl App {
     pub fn new(store: Store, files: FileStore, settings: Settings) -> anyhow::Result<Self> {
         let templates = render::Templates::load(&settings)?;
-        Ok(Self { inner: Arc::new(Inner { store, files, settings, templates }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                files,
+                settings,
+                templates,
+            }),
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -102,7 +109,10 @@ pub async fn serve(listener: tokio::net::TcpListener, app: App) -> anyhow::Resul
     let sweeper = app.clone();
     tokio::spawn(async move { session::sweep_expired(sweeper).await });
     tracing::info!(%local, "listening");
-    axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .await?;
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }

@@ -21,20 +21,35 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),
-    ("second_factor.html", include_str!("../templates/second_factor.html")),
+    (
+        "second_factor.html",
+        include_str!("../templates/second_factor.html"),
+    ),
     ("enrol.html", include_str!("../templates/enrol.html")),
-    ("recovery_codes.html", include_str!("../templates/recovery_codes.html")),
+    (
+        "recovery_codes.html",
+        include_str!("../templates/recovery_codes.html"),
+    ),
     ("home.html", include_str!("../templates/home.html")),
     ("catalog.html", include_str!("../templates/catalog.html")),
-    ("ticket_new.html", include_str!("../templates/ticket_new.html")),
+    (
+        "ticket_new.html",
+        include_str!("../templates/ticket_new.html"),
+    ),
     ("ticket.html", include_str!("../templates/ticket.html")),
-    ("ticket_edit.html", include_str!("../templates/ticket_edit.html")),
+    (
+        "ticket_edit.html",
+        include_str!("../templates/ticket_edit.html"),
+    ),
     ("privacy.html", include_str!("../templates/privacy.html")),
     ("tiles.html", include_str!("../templates/tiles.html")),
 ];
 
 fn lang_of(state: &State) -> Lang {
-    state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::parse)).unwrap_or_default()
+    state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or_default()
 }
 
 impl Templates {
@@ -44,11 +59,15 @@ impl Templates {
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
-        env.add_function("t", |state: &State, key: &str| i18n::text(lang_of(state), key));
+        env.add_function("t", |state: &State, key: &str| {
+            i18n::text(lang_of(state), key)
+        });
         let zone = jiff::tz::TimeZone::get(&settings.time_zone)
             .map_err(|e| anyhow::anyhow!("unknown time zone {}: {e}", settings.time_zone))?;
         env.add_filter("dt", move |state: &State, ts: i64| -> String {
-            let Ok(at) = jiff::Timestamp::from_second(ts) else { return String::new() };
+            let Ok(at) = jiff::Timestamp::from_second(ts) else {
+                return String::new();
+            };
             let local = at.to_zoned(zone.clone());
             match lang_of(state) {
                 Lang::De => local.strftime("%d.%m.%Y %H:%M").to_string(),
@@ -78,8 +97,9 @@ impl App {
     pub(crate) fn page(&self, name: &str, ctx: Value) -> Response {
         match self.templates().render(name, ctx) {
             Ok(html) => Html(html).into_response(),
-            Err(e) => crate::WebError::Internal(anyhow::anyhow!("template {name}: {e:#}"))
-                .into_response(),
+            Err(e) => {
+                crate::WebError::Internal(anyhow::anyhow!("template {name}: {e:#}")).into_response()
+            }
         }
     }
 

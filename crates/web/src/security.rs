@@ -15,11 +15,23 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -30,7 +42,10 @@ pub async fn headers(request: Request, next: Next) -> Response {
 /// per-form CSRF token is the main defence; this one costs nothing and
 /// also covers forms before sign-in.
 pub async fn same_origin(request: Request, next: Next) -> Response {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if !safe {
         let h = request.headers();
         let cross_site = h
@@ -41,7 +56,10 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
         let foreign_origin = match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
             (Some("null"), _) => true,
             (Some(origin), Some(host)) => {
-                let bare = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+                let bare = origin
+                    .split_once("://")
+                    .map(|(_, rest)| rest)
+                    .unwrap_or(origin);
                 bare != host
             }
             _ => false,

@@ -61,28 +61,39 @@ pub fn clear_cookie(app: &App, name: &str) -> HeaderValue {
 
 /// Starts a session at a stage and returns the cookie to set. Any session
 /// the request carried before is ended first.
-pub async fn begin(app: &App, headers: &HeaderMap, person: Id, stage: SessionStage)
--> Result<HeaderValue, WebError> {
+pub async fn begin(
+    app: &App,
+    headers: &HeaderMap,
+    person: Id,
+    stage: SessionStage,
+) -> Result<HeaderValue, WebError> {
     if let Some(old) = cookie(headers, SESSION_COOKIE) {
         app.store().delete_session(&hash_token(&old)).await?;
     }
     let token = new_token();
-    app.store().create_session(&hash_token(&token), person, stage, &new_token(), now()).await?;
+    app.store()
+        .create_session(&hash_token(&token), person, stage, &new_token(), now())
+        .await?;
     Ok(set_cookie(app, SESSION_COOKIE, &token, None))
 }
 
 /// The session of the request, if it is still alive.
 async fn load(app: &App, headers: &HeaderMap) -> Result<Option<Session>, WebError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
     let hash = hash_token(&token);
-    let Some(session) = app.store().session(&hash).await? else { return Ok(None) };
+    let Some(session) = app.store().session(&hash).await? else {
+        return Ok(None);
+    };
     let now = now();
     let s = app.settings();
     let limit = match session.stage {
         SessionStage::Full => s.session_idle_secs,
         _ => PENDING_SECS,
     };
-    let expired = now - session.last_seen_at > limit || now - session.created_at > s.session_max_secs;
+    let expired =
+        now - session.last_seen_at > limit || now - session.created_at > s.session_max_secs;
     if expired {
         app.store().delete_session(&hash).await?;
         tracing::info!(target: "security", event = "session_expired", person = session.person);
@@ -117,12 +128,19 @@ impl FromRequestParts<App> for Current {
         ) else {
             return Err(WebError::SignIn);
         };
-        app.store().touch_session(&session.token_hash, now()).await?;
+        app.store()
+            .touch_session(&session.token_hash, now())
+            .await?;
         let lang = cookie(&parts.headers, LANG_COOKIE)
             .and_then(|v| Lang::parse(&v))
             .or_else(|| Lang::parse(&person.language))
             .unwrap_or_else(|| request_lang(&parts.headers));
-        Ok(Current { session, viewer, person, lang })
+        Ok(Current {
+            session,
+            viewer,
+            person,
+            lang,
+        })
     }
 }
 
@@ -165,9 +183,10 @@ impl FromRequestParts<App> for Pending {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, WebError> {
         match load(app, &parts.headers).await? {
-            Some(session) if session.stage != SessionStage::Full => {
-                Ok(Pending { session, lang: request_lang(&parts.headers) })
-            }
+            Some(session) if session.stage != SessionStage::Full => Ok(Pending {
+                session,
+                lang: request_lang(&parts.headers),
+            }),
             _ => Err(WebError::SignIn),
         }
     }
@@ -175,7 +194,11 @@ impl FromRequestParts<App> for Pending {
 
 impl Pending {
     pub fn check_csrf(&self, given: &str) -> Result<(), WebError> {
-        if csrf_matches(&self.session.csrf_token, given) { Ok(()) } else { Err(WebError::Forbidden) }
+        if csrf_matches(&self.session.csrf_token, given) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
     }
 }
 
@@ -196,7 +219,11 @@ pub async fn sweep_expired(app: App) {
         let now = now();
         let s = app.settings();
         let idle = now - s.session_idle_secs.max(PENDING_SECS);
-        if let Err(e) = app.store().purge_sessions(idle, now - s.session_max_secs).await {
+        if let Err(e) = app
+            .store()
+            .purge_sessions(idle, now - s.session_max_secs)
+            .await
+        {
             tracing::warn!(error = ?e, "purging sessions failed");
         }
     }

@@ -58,9 +58,7 @@ async fn ticket_story_in_chromium_on_postgres() {
         return;
     }
     let Some(url) = common::postgres_url() else {
-        eprintln!(
-            "SKIPPED: browser test on PostgreSQL: TICKETWERK_TEST_DATABASE_URL is not set"
-        );
+        eprintln!("SKIPPED: browser test on PostgreSQL: TICKETWERK_TEST_DATABASE_URL is not set");
         return;
     };
     let driver = Chromedriver::start().await;
@@ -118,7 +116,10 @@ impl Chromedriver {
             if let Some(exit) = driver.child.try_wait().unwrap() {
                 panic!("chromedriver ended before it answered: {exit}");
             }
-            assert!(Instant::now() < deadline, "chromedriver did not answer within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         driver
@@ -154,14 +155,21 @@ impl Chromedriver {
                 },
             },
         });
-        let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
         let client = ClientBuilder::rustls()
             .unwrap()
             .capabilities(capabilities)
             .connect(&self.url)
             .await
             .unwrap_or_else(|e| panic!("no browser session from chromedriver: {e}"));
-        Browser { c: client, base: base.to_string(), who: who.to_string(), downloads }
+        Browser {
+            c: client,
+            base: base.to_string(),
+            who: who.to_string(),
+            downloads,
+        }
     }
 }
 
@@ -187,18 +195,29 @@ struct Browser {
 impl Browser {
     /// Where the browser is and what it shows, for a failure message.
     async fn context(&self, what: &str) -> String {
-        let url = self.c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let url = self
+            .c
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
         let text = match self.c.find(Locator::Css("body")).await {
             Ok(body) => body.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
         let text: String = text.chars().take(3000).collect();
-        format!("{} browser: {what}\n  at {url}\n  page shows:\n{text}", self.who)
+        format!(
+            "{} browser: {what}\n  at {url}\n  page shows:\n{text}",
+            self.who
+        )
     }
 
     async fn goto(&self, path: &str) {
         if let Err(e) = self.c.goto(&format!("{}{path}", self.base)).await {
-            panic!("{}", self.context(&format!("cannot open {path}: {e}")).await);
+            panic!(
+                "{}",
+                self.context(&format!("cannot open {path}: {e}")).await
+            );
         }
     }
 
@@ -211,21 +230,36 @@ impl Browser {
         let deadline = Instant::now() + WAIT;
         while self.path().await != path {
             if Instant::now() > deadline {
-                panic!("{}", self.context(&format!("expected to be on {path}")).await);
+                panic!(
+                    "{}",
+                    self.context(&format!("expected to be on {path}")).await
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     async fn find(&self, css: &str) -> Element {
-        match self.c.wait().at_most(WAIT).for_element(Locator::Css(css)).await {
+        match self
+            .c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+        {
             Ok(e) => e,
             Err(e) => panic!("{}", self.context(&format!("no element {css}: {e}")).await),
         }
     }
 
     async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap().trim().to_string()
+        self.find(css)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     /// Waits until the element's text contains `expected`.
@@ -260,18 +294,31 @@ impl Browser {
     /// Picks an option of a select box by the text it shows.
     async fn choose(&self, css: &str, label: &str) {
         if let Err(e) = self.find(css).await.select_by_label(label).await {
-            panic!("{}", self.context(&format!("no option {label:?} in {css}: {e}")).await);
+            panic!(
+                "{}",
+                self.context(&format!("no option {label:?} in {css}: {e}"))
+                    .await
+            );
         }
     }
 
     async fn click(&self, css: &str) {
         if let Err(e) = self.find(css).await.click().await {
-            panic!("{}", self.context(&format!("cannot click {css}: {e}")).await);
+            panic!(
+                "{}",
+                self.context(&format!("cannot click {css}: {e}")).await
+            );
         }
     }
 
     async fn click_link(&self, text: &str) {
-        let link = match self.c.wait().at_most(WAIT).for_element(Locator::LinkText(text)).await {
+        let link = match self
+            .c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::LinkText(text))
+            .await
+        {
             Ok(link) => link,
             Err(e) => panic!("{}", self.context(&format!("no link {text:?}: {e}")).await),
         };
@@ -280,11 +327,24 @@ impl Browser {
 
     async fn double_click(&self, element: Element) {
         let mouse = MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement { element, duration: None, x: 0, y: 0 })
-            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
-            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+            .then(PointerAction::MoveToElement {
+                element,
+                duration: None,
+                x: 0,
+                y: 0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
         self.c.perform_actions(mouse).await.unwrap();
         self.c.release_actions().await.unwrap();
     }
@@ -295,18 +355,27 @@ impl Browser {
         self.goto("/login").await;
         self.fill("#email", email).await;
         self.fill("#password", PASSWORD).await;
-        self.click("form[action='/login'] button[type=submit]").await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
         self.wait_path("/login/enrol").await;
         let shown = self.text("#totp-secret").await.replace(' ', "");
         let secret = TotpSecret::from_base32(&shown)
             .unwrap_or_else(|| panic!("the enrolment page shows no usable secret: {shown:?}"));
         self.fill("#code", &secret.code_at(common::now())).await;
-        self.click("form[action='/login/enrol'] button[type=submit]").await;
+        self.click("form[action='/login/enrol'] button[type=submit]")
+            .await;
         let codes = self.find("#recovery-codes").await;
         let codes = codes.find_all(Locator::Css("li")).await.unwrap();
-        assert!(!codes.is_empty(), "{}", self.context("no recovery codes shown").await);
+        assert!(
+            !codes.is_empty(),
+            "{}",
+            self.context("no recovery codes shown").await
+        );
         for code in &codes {
-            assert!(!code.text().await.unwrap().trim().is_empty(), "an empty recovery code");
+            assert!(
+                !code.text().await.unwrap().trim().is_empty(),
+                "an empty recovery code"
+            );
         }
         self.click("#continue").await;
         self.wait_path("/").await;
@@ -330,10 +399,17 @@ impl Browser {
     /// Opens a ticket from the catalog by double-clicking its short text.
     async fn open_from_catalog(&self, number: &str, short_text: &str) {
         let Some(row) = self.row(number).await else {
-            panic!("{}", self.context(&format!("ticket {number} is not listed")).await);
+            panic!(
+                "{}",
+                self.context(&format!("ticket {number} is not listed"))
+                    .await
+            );
         };
         let row_text = row.text().await.unwrap();
-        assert!(row_text.contains(short_text), "row of {number} shows {row_text:?}");
+        assert!(
+            row_text.contains(short_text),
+            "row of {number} shows {row_text:?}"
+        );
         let cell = row.find(Locator::Css("td:nth-child(6)")).await.unwrap();
         self.double_click(cell).await;
         self.wait_path(&format!("/tickets/{number}")).await;
@@ -374,7 +450,8 @@ const SOLUTION: &str = "Die Tonerkartusche wurde getauscht; der Drucker druckt w
 async fn story(driver: &Chromedriver, app: &TestApp) {
     let started = Instant::now();
     let bp = app.business_partner("10001", "Muster GmbH").await;
-    app.customer("erika@muster.example", "Erika Muster", bp).await;
+    app.customer("erika@muster.example", "Erika Muster", bp)
+        .await;
     app.agent("sam@desk.example", "Sam Service").await;
     let attachment: PathBuf = driver.profiles.path().join(FILE_NAME);
     std::fs::write(&attachment, FILE_CONTENT).unwrap();
@@ -387,14 +464,27 @@ async fn story(driver: &Chromedriver, app: &TestApp) {
     customer.fill("#short_text", SHORT_TEXT).await;
     customer.fill("#description", DESCRIPTION).await;
     customer.choose("#impact", "Einzelne Person").await;
-    customer.choose("#urgency", "Arbeiten eingeschränkt möglich").await;
+    customer
+        .choose("#urgency", "Arbeiten eingeschränkt möglich")
+        .await;
     customer.choose("#ticket_type", "Störung").await;
-    customer.find("#files").await.send_keys(&attachment.display().to_string()).await.unwrap();
+    customer
+        .find("#files")
+        .await
+        .send_keys(&attachment.display().to_string())
+        .await
+        .unwrap();
     customer.click("#create-ticket").await;
-    customer.wait_text(".notice", "Ihr Ticket wurde angelegt").await;
+    customer
+        .wait_text(".notice", "Ihr Ticket wurde angelegt")
+        .await;
     let number = customer.text("#ticket-number").await;
     let parsed = number.parse::<ticketwerk_domain::TicketNumber>();
-    assert!(parsed.is_ok(), "{}", customer.context("no ticket number").await);
+    assert!(
+        parsed.is_ok(),
+        "{}",
+        customer.context("no ticket number").await
+    );
     assert_eq!(customer.path().await, format!("/tickets/{number}"));
     assert_eq!(customer.text("#ticket-status").await, "Neu");
     assert_eq!(customer.text("#ticket-kind").await, "Call");
@@ -416,13 +506,17 @@ async fn story(driver: &Chromedriver, app: &TestApp) {
     agent.click("#classify").await;
     agent.wait_text("#ticket-kind", "Incident").await;
     agent.wait_text("#ticket-status", "In Bearbeitung").await;
-    agent.add_entry("Rückfrage des Service Desk", QUESTION).await;
+    agent
+        .add_entry("Rückfrage des Service Desk", QUESTION)
+        .await;
     agent.wait_text("#ticket-status", "Rückfrage an Sie").await;
 
     // The customer sees the question and answers it.
     customer.c.refresh().await.unwrap();
     customer.wait_text("#timeline", QUESTION).await;
-    customer.wait_text("#timeline", "Rückfrage des Service Desk").await;
+    customer
+        .wait_text("#timeline", "Rückfrage des Service Desk")
+        .await;
     assert_eq!(customer.text("#ticket-status").await, "Rückfrage an Sie");
     assert_eq!(customer.text("#ticket-kind").await, "Incident");
     customer.add_entry("Kundenhinweis", ANSWER).await;
@@ -442,7 +536,10 @@ async fn story(driver: &Chromedriver, app: &TestApp) {
     // The customer finds it among the closed tickets, no longer among the
     // open ones, and reads the solution but not the internal note.
     customer.open_catalog("Meine offenen Tickets").await;
-    assert!(customer.row(&number).await.is_none(), "a closed ticket is listed as open");
+    assert!(
+        customer.row(&number).await.is_none(),
+        "a closed ticket is listed as open"
+    );
     customer.open_catalog("Geschlossene Tickets").await;
     customer.open_from_catalog(&number, SHORT_TEXT).await;
     assert_eq!(customer.text("#ticket-status").await, "Abgeschlossen");
@@ -451,14 +548,27 @@ async fn story(driver: &Chromedriver, app: &TestApp) {
     customer.wait_text("#timeline", ANSWER).await;
     check_attachment(&customer, &number).await;
     let page = customer.page_text().await;
-    assert!(!page.contains(INTERNAL), "the customer sees the internal note:\n{page}");
-    assert!(!page.contains("Interne Notiz"), "the customer sees an internal entry:\n{page}");
+    assert!(
+        !page.contains(INTERNAL),
+        "the customer sees the internal note:\n{page}"
+    );
+    assert!(
+        !page.contains("Interne Notiz"),
+        "the customer sees an internal entry:\n{page}"
+    );
     let html = customer.source().await;
-    assert!(!html.contains(INTERNAL), "the internal note is in the customer's page source");
+    assert!(
+        !html.contains(INTERNAL),
+        "the internal note is in the customer's page source"
+    );
 
     customer.close().await;
     agent.close().await;
-    eprintln!("browser story on {} took {:.1?}", app.base, started.elapsed());
+    eprintln!(
+        "browser story on {} took {:.1?}",
+        app.base,
+        started.elapsed()
+    );
 }
 
 /// The ticket page lists the attachment as a link, and the link downloads
@@ -468,17 +578,27 @@ async fn check_attachment(b: &Browser, number: &str) {
     let link = b.find("#attachments a").await;
     assert_eq!(link.text().await.unwrap(), FILE_NAME);
     let href = link.attr("href").await.unwrap().unwrap_or_default();
-    assert!(href.starts_with(&format!("/tickets/{number}/attachments/")), "link {href}");
+    assert!(
+        href.starts_with(&format!("/tickets/{number}/attachments/")),
+        "link {href}"
+    );
     link.click().await.unwrap();
     let saved = b.downloads.join(FILE_NAME);
     let deadline = Instant::now() + WAIT;
     while !saved.exists() {
         if Instant::now() > deadline {
-            panic!("{}", b.context(&format!("{FILE_NAME} was not downloaded")).await);
+            panic!(
+                "{}",
+                b.context(&format!("{FILE_NAME} was not downloaded")).await
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(std::fs::read_to_string(&saved).unwrap(), FILE_CONTENT, "the downloaded file");
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        FILE_CONTENT,
+        "the downloaded file"
+    );
     // Room for the next download under the same name.
     std::fs::remove_file(&saved).unwrap();
 }

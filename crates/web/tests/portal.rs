@@ -11,7 +11,12 @@ use common::{PASSWORD, element_text, spawn, ticket_number};
 async fn anonymous_visitors_get_the_sign_in_page() {
     let app = spawn().await;
     let client = app.client();
-    for path in ["/", "/catalog/my-open", "/tickets/new", "/tickets/2026-000001"] {
+    for path in [
+        "/",
+        "/catalog/my-open",
+        "/tickets/new",
+        "/tickets/2026-000001",
+    ] {
         let page = client.get(path).await;
         assert!(page.url.ends_with("/login"), "{path} led to {}", page.url);
         assert!(page.contains("Anmelden"));
@@ -22,7 +27,10 @@ async fn anonymous_visitors_get_the_sign_in_page() {
 async fn a_customer_reports_and_follows_a_ticket_to_its_solution() {
     let app = spawn().await;
     let bp = app.business_partner("K-1", "Müller GmbH").await;
-    app.store.create_service(bp, "Arbeitsplatz", "Betrieb der Arbeitsplätze").await.unwrap();
+    app.store
+        .create_service(bp, "Arbeitsplatz", "Betrieb der Arbeitsplätze")
+        .await
+        .unwrap();
     app.customer("anna@example.de", "Anna Berg", bp).await;
     app.agent("desk@example.com", "Dana Desk").await;
 
@@ -35,7 +43,9 @@ async fn a_customer_reports_and_follows_a_ticket_to_its_solution() {
     assert!(home.contains("Geschlossene Tickets"));
     assert!(!home.contains("Neue Calls"), "customers see no desk tiles");
 
-    let created = anna.create_ticket("Drucker druckt nicht", &[("fehler.txt", b"Papierstau")]).await;
+    let created = anna
+        .create_ticket("Drucker druckt nicht", &[("fehler.txt", b"Papierstau")])
+        .await;
     assert_eq!(created.status, 200, "{}", created.body);
     let number = ticket_number(&created);
     assert!(created.contains("Ihr Ticket wurde angelegt"));
@@ -54,28 +64,61 @@ async fn a_customer_reports_and_follows_a_ticket_to_its_solution() {
     assert!(calls.contains(&number));
     let csrf = dana.csrf().await;
     let path = format!("/tickets/{number}");
-    let classified =
-        dana.post(&format!("{path}/classify"), &[("value", "incident"), ("csrf", &csrf)]).await;
+    let classified = dana
+        .post(
+            &format!("{path}/classify"),
+            &[("value", "incident"), ("csrf", &csrf)],
+        )
+        .await;
     assert_eq!(classified.status, 200, "{}", classified.body);
-    assert_eq!(element_text(&classified.body, "ticket-kind").unwrap(), "Incident");
-    dana.add_entry(&number, "desk_question", "Welches Druckermodell ist es?").await;
-    dana.add_entry(&number, "internal_note", "GEHEIM: Toner beim Lieferanten bestellt").await;
+    assert_eq!(
+        element_text(&classified.body, "ticket-kind").unwrap(),
+        "Incident"
+    );
+    dana.add_entry(&number, "desk_question", "Welches Druckermodell ist es?")
+        .await;
+    dana.add_entry(
+        &number,
+        "internal_note",
+        "GEHEIM: Toner beim Lieferanten bestellt",
+    )
+    .await;
 
     let view = anna.get(&path).await;
     assert!(view.contains("Welches Druckermodell ist es?"));
-    assert_eq!(element_text(&view.body, "ticket-status").unwrap(), "Rückfrage an Sie");
-    assert!(!view.contains("GEHEIM"), "internal notes never reach a customer");
+    assert_eq!(
+        element_text(&view.body, "ticket-status").unwrap(),
+        "Rückfrage an Sie"
+    );
+    assert!(
+        !view.contains("GEHEIM"),
+        "internal notes never reach a customer"
+    );
     assert!(!view.contains("Interne Notiz"));
 
-    let answered = anna.add_entry(&number, "customer_note", "HP LaserJet 4250").await;
-    assert_eq!(element_text(&answered.body, "ticket-status").unwrap(), "In Bearbeitung");
+    let answered = anna
+        .add_entry(&number, "customer_note", "HP LaserJet 4250")
+        .await;
+    assert_eq!(
+        element_text(&answered.body, "ticket-status").unwrap(),
+        "In Bearbeitung"
+    );
 
     let desk_view = dana.get(&path).await;
     assert!(desk_view.contains("HP LaserJet 4250") && desk_view.contains("GEHEIM"));
-    dana.add_entry(&number, "solution", "Fixiereinheit getauscht.").await;
+    dana.add_entry(&number, "solution", "Fixiereinheit getauscht.")
+        .await;
     let csrf = dana.csrf().await;
-    let closed = dana.post(&format!("{path}/status"), &[("value", "closed"), ("csrf", &csrf)]).await;
-    assert_eq!(element_text(&closed.body, "ticket-status").unwrap(), "Abgeschlossen");
+    let closed = dana
+        .post(
+            &format!("{path}/status"),
+            &[("value", "closed"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        element_text(&closed.body, "ticket-status").unwrap(),
+        "Abgeschlossen"
+    );
 
     assert!(!anna.get("/catalog/my-open").await.contains(&number));
     let closed_list = anna.get("/catalog/my-closed").await;
@@ -97,10 +140,19 @@ async fn another_business_partner_sees_no_trace_of_a_ticket() {
 
     let mut anna = app.client();
     anna.enrol("anna@example.de").await;
-    let created = anna.create_ticket("Vertrauliches Problem", &[("geheim.txt", b"x")]).await;
+    let created = anna
+        .create_ticket("Vertrauliches Problem", &[("geheim.txt", b"x")])
+        .await;
     let number = ticket_number(&created);
-    let attachment = created.body.split(&format!("/tickets/{number}/attachments/")).nth(1).unwrap();
-    let attachment_id: String = attachment.chars().take_while(char::is_ascii_digit).collect();
+    let attachment = created
+        .body
+        .split(&format!("/tickets/{number}/attachments/"))
+        .nth(1)
+        .unwrap();
+    let attachment_id: String = attachment
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
 
     for email in ["otto@example.de", "carl@example.de"] {
         let mut other = app.client();
@@ -114,7 +166,9 @@ async fn another_business_partner_sees_no_trace_of_a_ticket() {
             assert_eq!(page.status, 404, "{email} {path}");
             assert!(!page.contains("Vertrauliches"), "{email} {path}");
         }
-        let note = other.add_entry(&number, "customer_note", "eingeschleust").await;
+        let note = other
+            .add_entry(&number, "customer_note", "eingeschleust")
+            .await;
         assert_eq!(note.status, 404);
         let csrf = other.csrf().await;
         let edit = other
@@ -142,7 +196,11 @@ async fn a_forged_service_of_another_partner_is_refused_and_nothing_is_lost() {
     let app = spawn().await;
     let one = app.business_partner("K-1", "Müller GmbH").await;
     let two = app.business_partner("K-2", "Stadtwerke Lindenau").await;
-    let foreign = app.store.create_service(two, "Fremder Service", "").await.unwrap();
+    let foreign = app
+        .store
+        .create_service(two, "Fremder Service", "")
+        .await
+        .unwrap();
     app.customer("anna@example.de", "Anna Berg", one).await;
     let mut anna = app.client();
     anna.enrol("anna@example.de").await;
@@ -158,9 +216,19 @@ async fn a_forged_service_of_another_partner_is_refused_and_nothing_is_lost() {
     let page = anna.post_multipart("/tickets/new", form).await;
     assert_eq!(page.status, 422);
     assert!(page.contains("Diese Auswahl ist nicht möglich."));
-    assert!(page.contains("Seit heute Morgen alle fünf Minuten"), "typed text is kept");
-    assert!(!page.contains("Fremder Service"), "no names of another partner");
-    assert!(anna.get("/catalog/my-open").await.contains("Hier sind keine Tickets."));
+    assert!(
+        page.contains("Seit heute Morgen alle fünf Minuten"),
+        "typed text is kept"
+    );
+    assert!(
+        !page.contains("Fremder Service"),
+        "no names of another partner"
+    );
+    assert!(
+        anna.get("/catalog/my-open")
+            .await
+            .contains("Hier sind keine Tickets.")
+    );
 }
 
 #[tokio::test]
@@ -182,7 +250,10 @@ async fn required_fields_are_named_and_typed_text_survives() {
     assert!(page.contains("id=\"short_text-error\""));
     assert!(page.contains("Bitte füllen Sie dieses Feld aus."));
     assert!(page.contains("Mein Bildschirm flackert"));
-    assert!(page.contains("Diese Auswahl ist nicht möglich."), "an invalid urgency is named");
+    assert!(
+        page.contains("Diese Auswahl ist nicht möglich."),
+        "an invalid urgency is named"
+    );
 
     let english = anna.get("/language/en?back=/tickets/new").await;
     assert!(english.contains("Create: ticket") && english.contains("Short text"));
@@ -201,7 +272,14 @@ async fn the_initial_report_is_editable_only_while_a_call() {
 
     let csrf = anna.csrf().await;
     let edited = anna
-        .post(&path, &[("short_text", "Maus und Tastatur defekt"), ("description", "Beide"), ("csrf", &csrf)])
+        .post(
+            &path,
+            &[
+                ("short_text", "Maus und Tastatur defekt"),
+                ("description", "Beide"),
+                ("csrf", &csrf),
+            ],
+        )
         .await;
     assert!(edited.contains("Maus und Tastatur defekt"));
     assert!(edited.contains("Meldung geändert"));
@@ -209,17 +287,34 @@ async fn the_initial_report_is_editable_only_while_a_call() {
     let mut dana = app.client();
     dana.enrol("desk@example.com").await;
     let csrf = dana.csrf().await;
-    dana.post(&format!("/tickets/{number}/classify"), &[("value", "service_request"), ("csrf", &csrf)])
-        .await;
+    dana.post(
+        &format!("/tickets/{number}/classify"),
+        &[("value", "service_request"), ("csrf", &csrf)],
+    )
+    .await;
 
     let locked = anna.get(&path).await;
     assert_eq!(locked.status, 409);
     assert!(locked.contains("Die Meldung kann nicht mehr geändert werden"));
     let csrf = anna.csrf().await;
-    let refused = anna.post(&path, &[("short_text", "neu"), ("description", "neu"), ("csrf", &csrf)]).await;
+    let refused = anna
+        .post(
+            &path,
+            &[
+                ("short_text", "neu"),
+                ("description", "neu"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(refused.status, 409);
     assert!(refused.contains("Service Request"));
-    assert!(!anna.get(&format!("/tickets/{number}")).await.contains(">neu<"));
+    assert!(
+        !anna
+            .get(&format!("/tickets/{number}"))
+            .await
+            .contains(">neu<")
+    );
 }
 
 #[tokio::test]
@@ -232,12 +327,20 @@ async fn customers_cannot_use_desk_actions_or_desk_entry_kinds() {
     let number = ticket_number(&anna.create_ticket("Headset", &[]).await);
     let csrf = anna.csrf().await;
     for (action, value) in [("classify", "incident"), ("status", "closed")] {
-        let page =
-            anna.post(&format!("/tickets/{number}/{action}"), &[("value", value), ("csrf", &csrf)]).await;
+        let page = anna
+            .post(
+                &format!("/tickets/{number}/{action}"),
+                &[("value", value), ("csrf", &csrf)],
+            )
+            .await;
         assert_eq!(page.status, 404, "{action}");
     }
     for kind in ["solution", "internal_note", "desk_question"] {
-        assert_eq!(anna.add_entry(&number, kind, "x").await.status, 404, "{kind}");
+        assert_eq!(
+            anna.add_entry(&number, kind, "x").await.status,
+            404,
+            "{kind}"
+        );
     }
     let view = anna.get(&format!("/tickets/{number}")).await;
     assert_eq!(element_text(&view.body, "ticket-status").unwrap(), "Neu");
@@ -251,8 +354,12 @@ async fn forms_without_the_session_token_are_refused() {
     let mut anna = app.client();
     anna.enrol("anna@example.de").await;
     let number = ticket_number(&anna.create_ticket("Monitor", &[]).await);
-    let page = anna.post(&format!("/tickets/{number}/edit"),
-        &[("short_text", "x"), ("description", "y"), ("csrf", "wrong")]).await;
+    let page = anna
+        .post(
+            &format!("/tickets/{number}/edit"),
+            &[("short_text", "x"), ("description", "y"), ("csrf", "wrong")],
+        )
+        .await;
     assert_eq!(page.status, 403);
     assert!(page.contains("aus Sicherheitsgründen abgelehnt"));
     let cross = anna
@@ -287,7 +394,12 @@ async fn sign_in_needs_both_factors_and_issues_fresh_sessions() {
     // Five wrong codes end the pending sign-in.
     let mut csrf = pending.csrf();
     for attempt in 1..=5 {
-        let page = anna.post("/login/second-factor", &[("code", "000000"), ("csrf", &csrf)]).await;
+        let page = anna
+            .post(
+                "/login/second-factor",
+                &[("code", "000000"), ("csrf", &csrf)],
+            )
+            .await;
         assert_eq!(page.status, 401);
         if attempt < 5 {
             assert!(page.contains("Der Code ist falsch"));
@@ -296,16 +408,31 @@ async fn sign_in_needs_both_factors_and_issues_fresh_sessions() {
             assert!(page.contains("Zu viele falsche Codes"));
         }
     }
-    assert!(anna.get("/login/second-factor").await.url.ends_with("/login"));
+    assert!(
+        anna.get("/login/second-factor")
+            .await
+            .url
+            .ends_with("/login")
+    );
 
     // A correct code signs in; the same code again is refused.
     let page = anna.password("anna@example.de", PASSWORD).await;
     let code = anna.secret.as_ref().unwrap().code_at(common::now() + 30);
-    let done = anna.post("/login/second-factor", &[("code", &code), ("csrf", &page.csrf())]).await;
+    let done = anna
+        .post(
+            "/login/second-factor",
+            &[("code", &code), ("csrf", &page.csrf())],
+        )
+        .await;
     assert!(done.contains("Willkommen, Anna Berg"));
     let other = app.client();
     let page = other.password("anna@example.de", PASSWORD).await;
-    let replay = other.post("/login/second-factor", &[("code", &code), ("csrf", &page.csrf())]).await;
+    let replay = other
+        .post(
+            "/login/second-factor",
+            &[("code", &code), ("csrf", &page.csrf())],
+        )
+        .await;
     assert_eq!(replay.status, 401, "a code is accepted once only");
 }
 
@@ -314,54 +441,101 @@ async fn the_session_cookie_changes_at_each_step() {
     let app = spawn().await;
     let bp = app.business_partner("K-1", "Müller GmbH").await;
     app.customer("anna@example.de", "Anna Berg", bp).await;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let login = http.get(format!("{}/login", app.base)).send().await.unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
     let login_cookie = cookie_of(&login, "tw_login").unwrap();
     let body = login.text().await.unwrap();
     let csrf = common::field_value(&body, "csrf").unwrap();
     let after_password = http
         .post(format!("{}/login", app.base))
-        .header("Cookie", format!("tw_login={login_cookie}; tw_session=planted-by-attacker"))
-        .form(&[("email", "anna@example.de"), ("password", PASSWORD), ("csrf", csrf.as_str())])
+        .header(
+            "Cookie",
+            format!("tw_login={login_cookie}; tw_session=planted-by-attacker"),
+        )
+        .form(&[
+            ("email", "anna@example.de"),
+            ("password", PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(after_password.status(), 303);
-    let set = after_password.headers().get_all("set-cookie").iter()
-        .map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    let set = after_password
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>();
     let session = set.iter().find(|c| c.starts_with("tw_session=")).unwrap();
     assert!(!session.contains("planted-by-attacker"));
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
     let first = session.split(';').next().unwrap().to_string();
 
-    let enrol = http.get(format!("{}/login/enrol", app.base)).header("Cookie", &first)
-        .send().await.unwrap().text().await.unwrap();
-    let secret = element_text(&enrol, "totp-secret").unwrap().replace(' ', "");
+    let enrol = http
+        .get(format!("{}/login/enrol", app.base))
+        .header("Cookie", &first)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = element_text(&enrol, "totp-secret")
+        .unwrap()
+        .replace(' ', "");
     let secret = ticketwerk_domain::auth::TotpSecret::from_base32(&secret).unwrap();
     let csrf = common::field_value(&enrol, "csrf").unwrap();
     let done = http
         .post(format!("{}/login/enrol", app.base))
         .header("Cookie", &first)
-        .form(&[("code", secret.code_at(common::now()).as_str()), ("csrf", csrf.as_str())])
+        .form(&[
+            ("code", secret.code_at(common::now()).as_str()),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();
     let second = cookie_of(&done, "tw_session").unwrap();
-    assert_ne!(format!("tw_session={second}"), first, "a new id after the second factor");
-    let old = http.get(format!("{}/", app.base)).header("Cookie", &first).send().await.unwrap();
+    assert_ne!(
+        format!("tw_session={second}"),
+        first,
+        "a new id after the second factor"
+    );
+    let old = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", &first)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(old.status(), 303, "the pre-factor session is gone");
-    let new = http.get(format!("{}/", app.base)).header("Cookie", format!("tw_session={second}"))
-        .send().await.unwrap();
+    let new = http
+        .get(format!("{}/", app.base))
+        .header("Cookie", format!("tw_session={second}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(new.status(), 200);
 }
 
 fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get_all("set-cookie").iter().find_map(|v| {
-        let v = v.to_str().ok()?;
-        let pair = v.split(';').next()?;
-        let (k, val) = pair.split_once('=')?;
-        (k == name).then(|| val.to_string())
-    })
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| {
+            let v = v.to_str().ok()?;
+            let pair = v.split(';').next()?;
+            let (k, val) = pair.split_once('=')?;
+            (k == name).then(|| val.to_string())
+        })
 }
 
 #[tokio::test]
@@ -371,7 +545,9 @@ async fn wrong_passwords_are_throttled_per_account_and_address() {
     app.customer("anna@example.de", "Anna Berg", bp).await;
     let client = app.client();
     for _ in 0..5 {
-        let page = client.password("anna@example.de", "falsches-passwort").await;
+        let page = client
+            .password("anna@example.de", "falsches-passwort")
+            .await;
         assert_eq!(page.status, 401);
         assert!(page.contains("E-Mail-Adresse oder Passwort ist falsch."));
     }
@@ -392,11 +568,35 @@ async fn pages_carry_security_headers_and_probes_answer() {
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
-    assert_eq!(reqwest::get(format!("{}/healthz", app.base)).await.unwrap().status(), 200);
-    assert_eq!(reqwest::get(format!("{}/readyz", app.base)).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", app.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", app.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     app.store.close().await;
-    assert_eq!(reqwest::get(format!("{}/readyz", app.base)).await.unwrap().status(), 503);
-    assert_eq!(reqwest::get(format!("{}/healthz", app.base)).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", app.base))
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", app.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -407,7 +607,8 @@ async fn catalogs_sort_and_page() {
     let mut anna = app.client();
     anna.enrol("anna@example.de").await;
     for i in 0..27 {
-        anna.create_ticket(&format!("Anfrage Nummer {i:02}"), &[]).await;
+        anna.create_ticket(&format!("Anfrage Nummer {i:02}"), &[])
+            .await;
     }
     let first = anna.get("/catalog/my-open?sort=short_text&dir=asc").await;
     assert_eq!(first.status, 200, "{}", first.body);

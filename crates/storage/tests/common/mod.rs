@@ -25,7 +25,10 @@ where
     Fut: Future<Output = ()>,
 {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("ticketwerk.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("ticketwerk.db").display()
+    );
     run_on(Store::open(&url).await.expect("opening SQLite"), &test).await;
 
     match std::env::var(POSTGRES_URL_VAR) {
@@ -86,14 +89,23 @@ impl TempPostgres {
         let mut admin = PgConnection::connect(admin_url)
             .await
             .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but unreachable: {e}"));
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("CREATE DATABASE");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("CREATE DATABASE");
         admin.close().await.expect("closing the admin connection");
         let url = with_database(admin_url, &name);
-        Self { admin_url: admin_url.to_string(), name, url }
+        Self {
+            admin_url: admin_url.to_string(),
+            name,
+            url,
+        }
     }
 
     async fn drop_database(self) {
-        let mut admin = PgConnection::connect(&self.admin_url).await.expect("reconnecting");
+        let mut admin = PgConnection::connect(&self.admin_url)
+            .await
+            .expect("reconnecting");
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         admin.execute(sql.as_str()).await.expect("DROP DATABASE");
         admin.close().await.expect("closing the admin connection");
@@ -159,10 +171,19 @@ pub struct World {
 
 impl World {
     pub async fn create(store: &Store) -> Self {
-        let acme = store.create_business_partner("10001", "Acme GmbH", T0).await.unwrap();
-        let globex = store.create_business_partner("10002", "Globex AG", T0).await.unwrap();
+        let acme = store
+            .create_business_partner("10001", "Acme GmbH", T0)
+            .await
+            .unwrap();
+        let globex = store
+            .create_business_partner("10002", "Globex AG", T0)
+            .await
+            .unwrap();
         let person = |email: &'static str, name: &'static str, agent: bool| async move {
-            store.create_person(&new_person(email, name, agent), T0).await.unwrap()
+            store
+                .create_person(&new_person(email, name, agent), T0)
+                .await
+                .unwrap()
         };
         let anna = person("anna@acme.example", "Anna Berg", false).await;
         let ben = person("ben@acme.example", "Ben Cole", false).await;
@@ -173,14 +194,25 @@ impl World {
         store.add_membership(ben, acme, false).await.unwrap();
         store.add_membership(carl, acme, false).await.unwrap();
         store.add_membership(olga, globex, true).await.unwrap();
-        Self { acme, globex, anna, ben, carl, olga, dora }
+        Self {
+            acme,
+            globex,
+            anna,
+            ben,
+            carl,
+            olga,
+            dora,
+        }
     }
 }
 
 #[test]
 fn database_names_are_replaced() {
     let name = "tw_1";
-    assert_eq!(with_database("postgres://p@h:5432/test", name), "postgres://p@h:5432/tw_1");
+    assert_eq!(
+        with_database("postgres://p@h:5432/test", name),
+        "postgres://p@h:5432/tw_1"
+    );
     assert_eq!(
         with_database("postgres://p@h/test?sslmode=disable", name),
         "postgres://p@h/tw_1?sslmode=disable"

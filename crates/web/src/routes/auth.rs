@@ -44,8 +44,13 @@ async fn security_event(app: &App, person: Option<Id>, event: &'static str, deta
     }
 }
 
-fn login_form(app: &App, lang: Lang, email: &str, error: Option<&str>, status: StatusCode)
--> Response {
+fn login_form(
+    app: &App,
+    lang: Lang,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let token = auth::new_token();
     let ctx = minijinja::context! { ..app.chrome(lang), ..minijinja::context! {
         login_csrf => token,
@@ -54,13 +59,18 @@ fn login_form(app: &App, lang: Lang, email: &str, error: Option<&str>, status: S
     }};
     let mut page = app.page("login.html", ctx);
     *page.status_mut() = status;
-    page.headers_mut()
-        .append(header::SET_COOKIE, session::set_cookie(app, LOGIN_CSRF_COOKIE, &token, None));
+    page.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(app, LOGIN_CSRF_COOKIE, &token, None),
+    );
     page
 }
 
-pub async fn login_page(State(app): State<App>, current: Option<Current>, headers: HeaderMap)
--> Response {
+pub async fn login_page(
+    State(app): State<App>,
+    current: Option<Current>,
+    headers: HeaderMap,
+) -> Response {
     if current.is_some() {
         return Redirect::to("/").into_response();
     }
@@ -79,9 +89,16 @@ pub async fn login(
     let address_key = format!("address:{}", peer.ip());
     let pair_key = format!("account:{}|{}", form.email.trim().to_lowercase(), peer.ip());
     let store = app.store();
-    let blocked = match store.throttled_until(&address_key, THROTTLE_ADDRESS, now).await? {
+    let blocked = match store
+        .throttled_until(&address_key, THROTTLE_ADDRESS, now)
+        .await?
+    {
         Some(until) => Some(until),
-        None => store.throttled_until(&pair_key, THROTTLE_ACCOUNT_ADDRESS, now).await?,
+        None => {
+            store
+                .throttled_until(&pair_key, THROTTLE_ACCOUNT_ADDRESS, now)
+                .await?
+        }
     };
     if blocked.is_some() {
         security_event(&app, None, "sign_in_throttled", &peer.ip().to_string()).await;
@@ -97,15 +114,22 @@ pub async fn login(
         Ok(email) => store.credentials(&email).await?,
         Err(_) => None,
     };
-    let hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
+    let hash = credentials
+        .as_ref()
+        .and_then(|c| c.password_hash.as_deref());
     // Verify against a dummy hash for unknown accounts, so the answer
     // takes as long either way.
-    let password_ok = auth::verify_password(&form.password, hash.unwrap_or(auth::dummy_password_hash()))
-        && hash.is_some();
+    let password_ok =
+        auth::verify_password(&form.password, hash.unwrap_or(auth::dummy_password_hash()))
+            && hash.is_some();
     let person = credentials.filter(|c| password_ok && c.person.active);
     let Some(c) = person else {
-        store.record_failure(&address_key, THROTTLE_ADDRESS, now).await?;
-        store.record_failure(&pair_key, THROTTLE_ACCOUNT_ADDRESS, now).await?;
+        store
+            .record_failure(&address_key, THROTTLE_ADDRESS, now)
+            .await?;
+        store
+            .record_failure(&pair_key, THROTTLE_ACCOUNT_ADDRESS, now)
+            .await?;
         security_event(&app, None, "sign_in_failed", &peer.ip().to_string()).await;
         return Ok(login_form(
             &app,
@@ -125,12 +149,20 @@ pub async fn login(
     security_event(&app, Some(c.person.id), "password_accepted", "").await;
     let mut response = Redirect::to(next).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
-    response.headers_mut().append(header::SET_COOKIE, session::clear_cookie(&app, LOGIN_CSRF_COOKIE));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::clear_cookie(&app, LOGIN_CSRF_COOKIE),
+    );
     Ok(response)
 }
 
-fn code_page(app: &App, pending: &Pending, template: &str, extra: minijinja::Value, status: StatusCode)
--> Response {
+fn code_page(
+    app: &App,
+    pending: &Pending,
+    template: &str,
+    extra: minijinja::Value,
+    status: StatusCode,
+) -> Response {
     let ctx = minijinja::context! { ..app.chrome(pending.lang), ..minijinja::context! {
         csrf => pending.session.csrf_token,
     }, ..extra };
@@ -143,17 +175,45 @@ pub async fn second_factor_page(State(app): State<App>, pending: Pending) -> Res
     if pending.session.stage != SessionStage::SecondFactor {
         return Redirect::to("/login/enrol").into_response();
     }
-    code_page(&app, &pending, "second_factor.html", minijinja::context! {}, StatusCode::OK)
+    code_page(
+        &app,
+        &pending,
+        "second_factor.html",
+        minijinja::context! {},
+        StatusCode::OK,
+    )
 }
 
 /// A wrong second factor: counted on the pending session; the fifth ends it.
-async fn wrong_code(app: &App, pending: &Pending, headers: &HeaderMap, template: &str,
-    extra: minijinja::Value) -> Result<Response, WebError> {
-    let failures = app.store().count_second_factor_failure(&pending.session.token_hash).await?;
-    security_event(app, Some(pending.session.person), "second_factor_failed", "").await;
+async fn wrong_code(
+    app: &App,
+    pending: &Pending,
+    headers: &HeaderMap,
+    template: &str,
+    extra: minijinja::Value,
+) -> Result<Response, WebError> {
+    let failures = app
+        .store()
+        .count_second_factor_failure(&pending.session.token_hash)
+        .await?;
+    security_event(
+        app,
+        Some(pending.session.person),
+        "second_factor_failed",
+        "",
+    )
+    .await;
     if failures >= MAX_SECOND_FACTOR_FAILURES {
-        app.store().delete_session(&pending.session.token_hash).await?;
-        security_event(app, Some(pending.session.person), "second_factor_lockout", "").await;
+        app.store()
+            .delete_session(&pending.session.token_hash)
+            .await?;
+        security_event(
+            app,
+            Some(pending.session.person),
+            "second_factor_lockout",
+            "",
+        )
+        .await;
         let mut page = login_form(
             app,
             request_lang(headers),
@@ -161,18 +221,31 @@ async fn wrong_code(app: &App, pending: &Pending, headers: &HeaderMap, template:
             Some("login.too_many_codes"),
             StatusCode::UNAUTHORIZED,
         );
-        page.headers_mut().append(header::SET_COOKIE, session::clear_cookie(app, session::SESSION_COOKIE));
+        page.headers_mut().append(
+            header::SET_COOKIE,
+            session::clear_cookie(app, session::SESSION_COOKIE),
+        );
         return Ok(page);
     }
     let extra = minijinja::context! { ..extra, ..minijinja::context! {
         error => "login.wrong_code",
         attempts_left => MAX_SECOND_FACTOR_FAILURES - failures,
     }};
-    Ok(code_page(app, pending, template, extra, StatusCode::UNAUTHORIZED))
+    Ok(code_page(
+        app,
+        pending,
+        template,
+        extra,
+        StatusCode::UNAUTHORIZED,
+    ))
 }
 
 /// Both factors done: a new session token at full stage.
-async fn complete(app: &App, headers: &HeaderMap, person: Id) -> Result<axum::http::HeaderValue, WebError> {
+async fn complete(
+    app: &App,
+    headers: &HeaderMap,
+    person: Id,
+) -> Result<axum::http::HeaderValue, WebError> {
     let cookie = session::begin(app, headers, person, SessionStage::Full).await?;
     security_event(app, Some(person), "sign_in", "").await;
     Ok(cookie)
@@ -189,8 +262,16 @@ pub async fn second_factor(
         return Ok(Redirect::to("/login/enrol").into_response());
     }
     let person = pending.session.person;
-    let c = app.store().credentials_by_id(person).await?.ok_or(WebError::SignIn)?;
-    let secret = c.totp_secret.as_deref().and_then(TotpSecret::from_base32).ok_or(WebError::SignIn)?;
+    let c = app
+        .store()
+        .credentials_by_id(person)
+        .await?
+        .ok_or(WebError::SignIn)?;
+    let secret = c
+        .totp_secret
+        .as_deref()
+        .and_then(TotpSecret::from_base32)
+        .ok_or(WebError::SignIn)?;
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
     let accepted = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
         match secret.verify(&code, now(), c.totp_last_step) {
@@ -202,14 +283,24 @@ pub async fn second_factor(
             Err(auth::TotpRefusal::Wrong) => false,
         }
     } else {
-        let used = app.store().use_recovery_code(person, &auth::hash_recovery_code(&code), now()).await?;
+        let used = app
+            .store()
+            .use_recovery_code(person, &auth::hash_recovery_code(&code), now())
+            .await?;
         if used {
             security_event(&app, Some(person), "recovery_code_used", "").await;
         }
         used
     };
     if !accepted {
-        return wrong_code(&app, &pending, &headers, "second_factor.html", minijinja::context! {}).await;
+        return wrong_code(
+            &app,
+            &pending,
+            &headers,
+            "second_factor.html",
+            minijinja::context! {},
+        )
+        .await;
     }
     let cookie = complete(&app, &headers, person).await?;
     let mut response = Redirect::to("/").into_response();
@@ -219,8 +310,16 @@ pub async fn second_factor(
 
 /// The enrolment page: a QR code of the secret and the secret as text.
 async fn enrol_context(app: &App, person: Id) -> Result<minijinja::Value, WebError> {
-    let c = app.store().credentials_by_id(person).await?.ok_or(WebError::SignIn)?;
-    let secret = match c.totp_pending_secret.as_deref().and_then(TotpSecret::from_base32) {
+    let c = app
+        .store()
+        .credentials_by_id(person)
+        .await?
+        .ok_or(WebError::SignIn)?;
+    let secret = match c
+        .totp_pending_secret
+        .as_deref()
+        .and_then(TotpSecret::from_base32)
+    {
         Some(s) => s,
         None => {
             let s = TotpSecret::generate();
@@ -234,10 +333,16 @@ async fn enrol_context(app: &App, person: Id) -> Result<minijinja::Value, WebErr
         .render::<qrcode::render::svg::Color>()
         .min_dimensions(220, 220)
         .build();
-    let svg = svg.find("<svg").map(|i| svg[i..].to_string()).unwrap_or_default();
+    let svg = svg
+        .find("<svg")
+        .map(|i| svg[i..].to_string())
+        .unwrap_or_default();
     let base32 = secret.to_base32();
-    let grouped: Vec<String> =
-        base32.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    let grouped: Vec<String> = base32
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
     Ok(minijinja::context! {
         qr_svg => minijinja::Value::from_safe_string(svg),
         secret => grouped.join(" "),
@@ -250,7 +355,13 @@ pub async fn enrol_page(State(app): State<App>, pending: Pending) -> Result<Resp
         return Ok(Redirect::to("/login/second-factor").into_response());
     }
     let extra = enrol_context(&app, pending.session.person).await?;
-    Ok(code_page(&app, &pending, "enrol.html", extra, StatusCode::OK))
+    Ok(code_page(
+        &app,
+        &pending,
+        "enrol.html",
+        extra,
+        StatusCode::OK,
+    ))
 }
 
 pub async fn enrol(
@@ -264,8 +375,15 @@ pub async fn enrol(
         return Ok(Redirect::to("/login/second-factor").into_response());
     }
     let person = pending.session.person;
-    let c = app.store().credentials_by_id(person).await?.ok_or(WebError::SignIn)?;
-    let secret = c.totp_pending_secret.as_deref().and_then(TotpSecret::from_base32);
+    let c = app
+        .store()
+        .credentials_by_id(person)
+        .await?
+        .ok_or(WebError::SignIn)?;
+    let secret = c
+        .totp_pending_secret
+        .as_deref()
+        .and_then(TotpSecret::from_base32);
     let step = secret.and_then(|s| s.verify(&form.code, now(), None).ok());
     let Some(step) = step else {
         let extra = enrol_context(&app, person).await?;
@@ -292,12 +410,20 @@ pub struct LogoutForm {
     csrf: String,
 }
 
-pub async fn logout(State(app): State<App>, current: Current, Form(form): Form<LogoutForm>)
--> Result<Response, WebError> {
+pub async fn logout(
+    State(app): State<App>,
+    current: Current,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, WebError> {
     current.check_csrf(&form.csrf)?;
-    app.store().delete_session(&current.session.token_hash).await?;
+    app.store()
+        .delete_session(&current.session.token_hash)
+        .await?;
     security_event(&app, Some(current.person.id), "sign_out", "").await;
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().append(header::SET_COOKIE, session::clear_cookie(&app, session::SESSION_COOKIE));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::clear_cookie(&app, session::SESSION_COOKIE),
+    );
     Ok(response)
 }

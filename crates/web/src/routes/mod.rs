@@ -50,7 +50,10 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/static/{file}", get(portal::static_file))
         .route("/login", get(auth::login_page).post(auth::login))
-        .route("/login/second-factor", get(auth::second_factor_page).post(auth::second_factor))
+        .route(
+            "/login/second-factor",
+            get(auth::second_factor_page).post(auth::second_factor),
+        )
         .route("/login/enrol", get(auth::enrol_page).post(auth::enrol))
         .route("/logout", post(auth::logout))
         .route("/language/{lang}", get(portal::language))
@@ -60,7 +63,10 @@ pub fn router(app: App) -> Router {
         .route("/tickets/new", get(tickets::new_page).post(tickets::create))
         .route("/tickets/{number}", get(tickets::view))
         .route("/tickets/{number}/entries", post(tickets::add_entry))
-        .route("/tickets/{number}/edit", get(tickets::edit_page).post(tickets::edit))
+        .route(
+            "/tickets/{number}/edit",
+            get(tickets::edit_page).post(tickets::edit),
+        )
         .route("/tickets/{number}/system", post(tickets::assign_system))
         .route("/tickets/{number}/classify", post(tickets::classify))
         .route("/tickets/{number}/status", post(tickets::set_status))
@@ -68,7 +74,10 @@ pub fn router(app: App) -> Router {
         .fallback(|| async { crate::WebError::NotFound })
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(middleware::from_fn(crate::security::same_origin))
-        .layer(middleware::from_fn_with_state(app.clone(), crate::render::render_errors))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::render::render_errors,
+        ))
         .layer(middleware::from_fn(crate::security::headers))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(app)

@@ -55,8 +55,11 @@ fn tile_values(current: &Current) -> Vec<minijinja::Value> {
     tiles(current)
         .into_iter()
         .map(|(key, target)| {
-            let href =
-                if target.starts_with('/') { target.to_string() } else { format!("/catalog/{target}") };
+            let href = if target.starts_with('/') {
+                target.to_string()
+            } else {
+                format!("/catalog/{target}")
+            };
             minijinja::context! { key => key, href => href, name => target }
         })
         .collect()
@@ -84,8 +87,14 @@ pub async fn catalog(
     Query(params): Query<CatalogParams>,
 ) -> Result<Response, WebError> {
     let catalog = CATALOGS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
-    let (scope, status) = catalog.and_then(|c| current.viewer.catalog(c)).ok_or(WebError::NotFound)?;
-    let sort = params.sort.as_deref().and_then(SortKey::parse).unwrap_or(SortKey::Updated);
+    let (scope, status) = catalog
+        .and_then(|c| current.viewer.catalog(c))
+        .ok_or(WebError::NotFound)?;
+    let sort = params
+        .sort
+        .as_deref()
+        .and_then(SortKey::parse)
+        .unwrap_or(SortKey::Updated);
     let descending = params.dir.as_deref() != Some("asc");
     let search = params.q.clone().filter(|q| !q.trim().is_empty());
     let query = TicketQuery {
@@ -118,8 +127,11 @@ pub async fn catalog(
     Ok(app.page("catalog.html", ctx))
 }
 
-pub async fn privacy(State(app): State<App>, current: Option<Current>, headers: HeaderMap)
--> Response {
+pub async fn privacy(
+    State(app): State<App>,
+    current: Option<Current>,
+    headers: HeaderMap,
+) -> Response {
     let ctx = match &current {
         Some(c) => c.chrome(&app),
         None => app.chrome(request_lang(&headers)),
@@ -134,8 +146,11 @@ pub struct Back {
 
 /// Chooses the language of the pages. Only a cookie is set, so this is
 /// safe as a plain link; the return address must be a local path.
-pub async fn language(State(app): State<App>, Path(lang): Path<String>, Query(q): Query<Back>)
--> Result<Response, WebError> {
+pub async fn language(
+    State(app): State<App>,
+    Path(lang): Path<String>,
+    Query(q): Query<Back>,
+) -> Result<Response, WebError> {
     let lang = Lang::parse(&lang).ok_or(WebError::NotFound)?;
     let back = q
         .back
@@ -143,22 +158,32 @@ pub async fn language(State(app): State<App>, Path(lang): Path<String>, Query(q)
         .unwrap_or_else(|| "/".to_string());
     let mut response = Redirect::to(&back).into_response();
     let year = 365 * 24 * 3600;
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, session::set_cookie(&app, LANG_COOKIE, lang.code(), Some(year)));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&app, LANG_COOKIE, lang.code(), Some(year)),
+    );
     Ok(response)
 }
 
 /// Vendored front-end files, compiled in.
 pub async fn static_file(Path(file): Path<String>) -> Result<Response, WebError> {
     let (body, kind): (&'static str, &str) = match file.as_str() {
-        "app.css" => (include_str!("../../static/app.css"), "text/css; charset=utf-8"),
-        "app.js" => (include_str!("../../static/app.js"), "text/javascript; charset=utf-8"),
+        "app.css" => (
+            include_str!("../../static/app.css"),
+            "text/css; charset=utf-8",
+        ),
+        "app.js" => (
+            include_str!("../../static/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return Err(WebError::NotFound),
     };
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         body,
     )
         .into_response())

@@ -4,14 +4,13 @@
 
 use std::collections::HashMap;
 
+use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use ticketwerk_domain::model::{NewAttachment, NewTicket, Ticket};
 use ticketwerk_domain::{
-    DomainError, EntryKind, Id, Impact, TicketKind, TicketNumber, TicketStatus, TicketType,
-    Urgency,
+    DomainError, EntryKind, Id, Impact, TicketKind, TicketNumber, TicketStatus, TicketType, Urgency,
 };
 
 use crate::session::{Current, now};
@@ -50,16 +49,27 @@ fn clean_file_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
     let trimmed = cleaned.trim().trim_start_matches('.').to_string();
-    if trimmed.is_empty() { "file".to_string() } else { trimmed }
+    if trimmed.is_empty() {
+        "file".to_string()
+    } else {
+        trimmed
+    }
 }
 
 async fn read_multipart(app: &App, mut multipart: Multipart) -> Result<Submitted, WebError> {
     let max = app.settings().max_attachment_bytes;
     let mut out = Submitted::default();
-    while let Some(field) = multipart.next_field().await.map_err(|_| WebError::TooLarge)? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| WebError::TooLarge)?
+    {
         let name = field.name().unwrap_or("").to_string();
         if let Some(file_name) = field.file_name().map(clean_file_name) {
-            let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+            let content_type = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
             let bytes = field.bytes().await.map_err(|_| WebError::TooLarge)?;
             if bytes.is_empty() {
                 continue; // an empty file input
@@ -69,7 +79,11 @@ async fn read_multipart(app: &App, mut multipart: Multipart) -> Result<Submitted
             } else if out.files.len() >= MAX_FILES {
                 out.file_error = Some("form.too_many_files");
             } else {
-                out.files.push(Upload { file_name, content_type, bytes: bytes.to_vec() });
+                out.files.push(Upload {
+                    file_name,
+                    content_type,
+                    bytes: bytes.to_vec(),
+                });
             }
         } else {
             let text = field.text().await.map_err(|_| WebError::BadRequest)?;
@@ -109,7 +123,11 @@ async fn discard_files(app: &App, stored: &[NewAttachment]) {
 /// are the same 404.
 async fn visible_ticket(app: &App, current: &Current, number: &str) -> Result<Ticket, WebError> {
     let number: TicketNumber = number.parse().map_err(|_| WebError::NotFound)?;
-    let ticket = app.store().ticket_by_number(&number).await?.ok_or(WebError::NotFound)?;
+    let ticket = app
+        .store()
+        .ticket_by_number(&number)
+        .await?
+        .ok_or(WebError::NotFound)?;
     if !current.viewer.may_see_ticket(&ticket.parties()) {
         return Err(WebError::NotFound);
     }
@@ -167,17 +185,30 @@ pub async fn new_page(State(app): State<App>, current: Current) -> Result<Respon
     if current.viewer.agent || current.viewer.memberships.is_empty() {
         return Err(WebError::NotFound);
     }
-    new_ticket_page(&app, &current, &HashMap::new(), &HashMap::new(), StatusCode::OK).await
+    new_ticket_page(
+        &app,
+        &current,
+        &HashMap::new(),
+        &HashMap::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 fn parse_id(raw: &str) -> Result<Option<Id>, ()> {
     let raw = raw.trim();
-    if raw.is_empty() { Ok(None) } else { raw.parse().map(Some).map_err(|_| ()) }
+    if raw.is_empty() {
+        Ok(None)
+    } else {
+        raw.parse().map(Some).map_err(|_| ())
+    }
 }
 
 /// Checks a submitted new ticket; every problem is named by its field.
-fn validate_new(current: &Current, form: &Submitted)
--> Result<NewTicket, HashMap<&'static str, &'static str>> {
+fn validate_new(
+    current: &Current,
+    form: &Submitted,
+) -> Result<NewTicket, HashMap<&'static str, &'static str>> {
     let mut errors = HashMap::new();
     let required = |name: &'static str, max: usize, errors: &mut HashMap<_, _>| {
         let v = form.get(name).trim();
@@ -230,10 +261,11 @@ fn validate_new(current: &Current, form: &Submitted)
     if let Some(key) = form.file_error {
         errors.insert("files", key);
     }
-    for (name, value) in
-        [("impact", impact.map(|r| r.is_some())), ("urgency", urgency.map(|r| r.is_some())),
-         ("ticket_type", ticket_type.map(|r| r.is_some()))]
-    {
+    for (name, value) in [
+        ("impact", impact.map(|r| r.is_some())),
+        ("urgency", urgency.map(|r| r.is_some())),
+        ("ticket_type", ticket_type.map(|r| r.is_some())),
+    ] {
         if value == Some(false) {
             errors.insert(name, "form.unknown_choice");
         }
@@ -260,8 +292,11 @@ fn validate_new(current: &Current, form: &Submitted)
     }
 }
 
-pub async fn create(State(app): State<App>, current: Current, multipart: Multipart)
--> Result<Response, WebError> {
+pub async fn create(
+    State(app): State<App>,
+    current: Current,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
     let form = read_multipart(&app, multipart).await?;
     current.check_csrf(form.get("csrf"))?;
     if current.viewer.agent {
@@ -273,16 +308,29 @@ pub async fn create(State(app): State<App>, current: Current, multipart: Multipa
             if !form.files.is_empty() && !errors.contains_key("files") {
                 errors.insert("files", "form.files_again");
             }
-            return new_ticket_page(&app, &current, &form.fields, &errors, StatusCode::UNPROCESSABLE_ENTITY)
-                .await;
+            return new_ticket_page(
+                &app,
+                &current,
+                &form.fields,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
-    if !current.viewer.may_create_ticket(new.business_partner_id, new.reported_for, false) {
+    if !current
+        .viewer
+        .may_create_ticket(new.business_partner_id, new.reported_for, false)
+    {
         return Err(WebError::NotFound);
     }
     let stored = store_files(&app, &form.files).await?;
     let now = now();
-    match app.store().create_ticket(&new, &stored, year_of(now), now).await {
+    match app
+        .store()
+        .create_ticket(&new, &stored, year_of(now), now)
+        .await
+    {
         Ok((_, number)) => {
             tracing::info!(ticket = %number, "ticket created");
             Ok(Redirect::to(&format!("/tickets/{number}?created=1")).into_response())
@@ -291,13 +339,21 @@ pub async fn create(State(app): State<App>, current: Current, multipart: Multipa
             discard_files(&app, &stored).await;
             match e {
                 ticketwerk_storage::StorageError::Domain(DomainError::Invalid(fields)) => {
-                    let mut errors: HashMap<&'static str, &'static str> =
-                        fields.iter().map(|f| (f.field, "form.unknown_choice")).collect();
+                    let mut errors: HashMap<&'static str, &'static str> = fields
+                        .iter()
+                        .map(|f| (f.field, "form.unknown_choice"))
+                        .collect();
                     if !form.files.is_empty() {
                         errors.insert("files", "form.files_again");
                     }
-                    new_ticket_page(&app, &current, &form.fields, &errors, StatusCode::UNPROCESSABLE_ENTITY)
-                        .await
+                    new_ticket_page(
+                        &app,
+                        &current,
+                        &form.fields,
+                        &errors,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await
                 }
                 other => Err(other.into()),
             }
@@ -333,9 +389,15 @@ async fn ticket_page(
     let entries = app.store().entries(ticket.id, &kinds).await?;
     let attachments = app.store().attachments(ticket.id, &kinds).await?;
     let systems = app.store().systems_of(ticket.business_partner_id).await?;
-    let writable: Vec<&str> =
-        EntryKind::ALL.iter().filter(|k| current.viewer.may_write_entry(**k)).map(|k| k.code()).collect();
-    let report_editable = current.viewer.may_edit_report(&ticket.parties(), ticket.kind).is_ok()
+    let writable: Vec<&str> = EntryKind::ALL
+        .iter()
+        .filter(|k| current.viewer.may_write_entry(**k))
+        .map(|k| k.code())
+        .collect();
+    let report_editable = current
+        .viewer
+        .may_edit_report(&ticket.parties(), ticket.kind)
+        .is_ok()
         && ticket.status != TicketStatus::Closed;
     let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
         ticket => ticket,
@@ -368,7 +430,15 @@ pub async fn view(
 ) -> Result<Response, WebError> {
     let ticket = visible_ticket(&app, &current, &number).await?;
     let notice = params.created.is_some().then_some("ticket.created_notice");
-    ticket_page(&app, &current, &ticket, &EntryDraft::default(), notice, StatusCode::OK).await
+    ticket_page(
+        &app,
+        &current,
+        &ticket,
+        &EntryDraft::default(),
+        notice,
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn add_entry(
@@ -399,11 +469,21 @@ pub async fn add_entry(
             error,
             files_again: !form.files.is_empty(),
         };
-        return ticket_page(&app, &current, &ticket, &draft, None, StatusCode::UNPROCESSABLE_ENTITY)
-            .await;
+        return ticket_page(
+            &app,
+            &current,
+            &ticket,
+            &draft,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let stored = store_files(&app, &form.files).await?;
-    let result = app.store().add_entry(&ticket, kind, current.person.id, body, &stored, now()).await;
+    let result = app
+        .store()
+        .add_entry(&ticket, kind, current.person.id, body, &stored, now())
+        .await;
     match result {
         Ok(id) => Ok(Redirect::to(&format!("/tickets/{number}#entry-{id}")).into_response()),
         Err(e) => {
@@ -453,17 +533,35 @@ fn edit_refusal(e: DomainError) -> Result<&'static str, WebError> {
     }
 }
 
-pub async fn edit_page(State(app): State<App>, current: Current, Path(number): Path<String>)
--> Result<Response, WebError> {
+pub async fn edit_page(
+    State(app): State<App>,
+    current: Current,
+    Path(number): Path<String>,
+) -> Result<Response, WebError> {
     let ticket = visible_ticket(&app, &current, &number).await?;
-    let locked = match current.viewer.may_edit_report(&ticket.parties(), ticket.kind) {
+    let locked = match current
+        .viewer
+        .may_edit_report(&ticket.parties(), ticket.kind)
+    {
         Ok(()) if ticket.status == TicketStatus::Closed => Some("report_locked"),
         Ok(()) => None,
         Err(e) => Some(edit_refusal(e)?),
     };
     let values = (ticket.short_text.as_str(), ticket.description.as_str());
-    let status = if locked.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
-    Ok(edit_page_response(&app, &current, &ticket, values, &HashMap::new(), locked, status))
+    let status = if locked.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    Ok(edit_page_response(
+        &app,
+        &current,
+        &ticket,
+        values,
+        &HashMap::new(),
+        locked,
+        status,
+    ))
 }
 
 pub async fn edit(
@@ -475,10 +573,20 @@ pub async fn edit(
     current.check_csrf(&form.csrf)?;
     let ticket = visible_ticket(&app, &current, &number).await?;
     let values = (form.short_text.as_str(), form.description.as_str());
-    if let Err(e) = current.viewer.may_edit_report(&ticket.parties(), ticket.kind) {
+    if let Err(e) = current
+        .viewer
+        .may_edit_report(&ticket.parties(), ticket.kind)
+    {
         let code = edit_refusal(e)?;
-        return Ok(edit_page_response(&app, &current, &ticket, values, &HashMap::new(), Some(code),
-            StatusCode::CONFLICT));
+        return Ok(edit_page_response(
+            &app,
+            &current,
+            &ticket,
+            values,
+            &HashMap::new(),
+            Some(code),
+            StatusCode::CONFLICT,
+        ));
     }
     let mut errors = HashMap::new();
     for (name, value, max) in [
@@ -492,18 +600,38 @@ pub async fn edit(
         }
     }
     if !errors.is_empty() {
-        return Ok(edit_page_response(&app, &current, &ticket, values, &errors, None,
-            StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(edit_page_response(
+            &app,
+            &current,
+            &ticket,
+            values,
+            &errors,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     }
     let result = app
         .store()
-        .edit_report(&ticket, &form.short_text, &form.description, current.person.id, now())
+        .edit_report(
+            &ticket,
+            &form.short_text,
+            &form.description,
+            current.person.id,
+            now(),
+        )
         .await;
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/tickets/{number}")).into_response()),
         Err(ticketwerk_storage::StorageError::Domain(DomainError::Conflict(code))) => {
-            Ok(edit_page_response(&app, &current, &ticket, values, &HashMap::new(), Some(code),
-                StatusCode::CONFLICT))
+            Ok(edit_page_response(
+                &app,
+                &current,
+                &ticket,
+                values,
+                &HashMap::new(),
+                Some(code),
+                StatusCode::CONFLICT,
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -527,14 +655,22 @@ pub async fn assign_system(
 ) -> Result<Response, WebError> {
     current.check_csrf(&form.csrf)?;
     let ticket = visible_ticket(&app, &current, &number).await?;
-    let system: Id = form.value.trim().parse().map_err(|_| WebError::BadRequest)?;
+    let system: Id = form
+        .value
+        .trim()
+        .parse()
+        .map_err(|_| WebError::BadRequest)?;
     app.store().assign_system(&ticket, system, now()).await?;
     Ok(Redirect::to(&format!("/tickets/{number}")).into_response())
 }
 
 /// The ticket for a desk action: agents only; everyone else gets 404.
-async fn desk_ticket(app: &App, current: &Current, number: &str, csrf: &str)
--> Result<Ticket, WebError> {
+async fn desk_ticket(
+    app: &App,
+    current: &Current,
+    number: &str,
+    csrf: &str,
+) -> Result<Ticket, WebError> {
     current.check_csrf(csrf)?;
     if !current.viewer.may_work_tickets() {
         return Err(WebError::NotFound);
@@ -550,7 +686,9 @@ pub async fn classify(
 ) -> Result<Response, WebError> {
     let ticket = desk_ticket(&app, &current, &number, &form.csrf).await?;
     let kind: TicketKind = form.value.parse().map_err(|_| WebError::BadRequest)?;
-    app.store().classify(&ticket, kind, current.person.id, now()).await?;
+    app.store()
+        .classify(&ticket, kind, current.person.id, now())
+        .await?;
     Ok(Redirect::to(&format!("/tickets/{number}")).into_response())
 }
 
@@ -562,7 +700,9 @@ pub async fn set_status(
 ) -> Result<Response, WebError> {
     let ticket = desk_ticket(&app, &current, &number, &form.csrf).await?;
     let status: TicketStatus = form.value.parse().map_err(|_| WebError::BadRequest)?;
-    app.store().set_status(&ticket, status, current.person.id, now()).await?;
+    app.store()
+        .set_status(&ticket, status, current.person.id, now())
+        .await?;
     Ok(Redirect::to(&format!("/tickets/{number}")).into_response())
 }
 
@@ -587,7 +727,11 @@ pub async fn download(
         .ok_or(WebError::NotFound)?;
     let bytes = app.files().get(&attachment.storage_key).await?;
     let inline = INLINE_TYPES.contains(&attachment.content_type.as_str());
-    let content_type = if inline { attachment.content_type.as_str() } else { "application/octet-stream" };
+    let content_type = if inline {
+        attachment.content_type.as_str()
+    } else {
+        "application/octet-stream"
+    };
     let disposition = format!(
         "{}; filename*=UTF-8''{}",
         if inline { "inline" } else { "attachment" },
@@ -597,7 +741,10 @@ pub async fn download(
         [
             (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
-            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_string()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'".to_string(),
+            ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
         bytes,
@@ -629,6 +776,9 @@ mod tests {
 
     #[test]
     fn percent_encoding_of_names() {
-        assert_eq!(percent_encode("Bericht März.pdf"), "Bericht%20M%C3%A4rz.pdf");
+        assert_eq!(
+            percent_encode("Bericht März.pdf"),
+            "Bericht%20M%C3%A4rz.pdf"
+        );
     }
 }

@@ -20,16 +20,23 @@ pub struct TestApp {
 
 /// The PostgreSQL server to test against, when one is configured.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("TICKETWERK_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("TICKETWERK_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// A fresh, empty PostgreSQL database on the configured server.
 pub async fn fresh_postgres(base_url: &str) -> String {
     use sqlx::Connection;
-    let name = format!("tw_web_{}", &ticketwerk_domain::auth::hash_token(
-        &ticketwerk_domain::auth::new_token())[..16]);
+    let name = format!(
+        "tw_web_{}",
+        &ticketwerk_domain::auth::hash_token(&ticketwerk_domain::auth::new_token())[..16]
+    );
     let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let (prefix, _) = base_url.rsplit_once('/').unwrap();
     format!("{prefix}/{name}")
 }
@@ -50,25 +57,42 @@ pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp
         .try_init();
     let dir = tempfile::tempdir().unwrap();
     let url = database.unwrap_or_else(|| {
-        format!("sqlite://{}?mode=rwc", dir.path().join("ticketwerk.sqlite").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("ticketwerk.sqlite").display()
+        )
     });
     let store = Store::open(&url).await.unwrap();
     let files = FileStore::new(dir.path().join("attachments"));
-    let settings = Settings { insecure_cookies: true, ..settings };
+    let settings = Settings {
+        insecure_cookies: true,
+        ..settings
+    };
     let app = App::new(store.clone(), files, settings).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { ticketwerk_web::serve(listener, app).await.unwrap() });
-    TestApp { base: format!("http://{addr}"), addr, store, _dir: dir }
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        store,
+        _dir: dir,
+    }
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 impl TestApp {
     pub async fn business_partner(&self, number: &str, name: &str) -> Id {
-        self.store.create_business_partner(number, name, now()).await.unwrap()
+        self.store
+            .create_business_partner(number, name, now())
+            .await
+            .unwrap()
     }
 
     pub async fn person(&self, email: &str, name: &str, agent: bool) -> Id {
@@ -99,7 +123,11 @@ impl TestApp {
             .cookie_store(true)
             .build()
             .unwrap();
-        Client { http, base: self.base.clone(), secret: None }
+        Client {
+            http,
+            base: self.base.clone(),
+            secret: None,
+        }
     }
 }
 
@@ -146,17 +174,34 @@ pub fn element_text(html: &str, id: &str) -> Option<String> {
 
 impl Client {
     pub async fn get(&self, path: &str) -> Page {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         page(r).await
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let r = self.http.post(format!("{}{path}", self.base)).form(form).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
         page(r).await
     }
 
     pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> Page {
-        let r = self.http.post(format!("{}{path}", self.base)).multipart(form).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
         page(r).await
     }
 
@@ -164,18 +209,30 @@ impl Client {
     pub async fn password(&self, email: &str, password: &str) -> Page {
         let login = self.get("/login").await;
         let csrf = field_value(&login.body, "csrf").unwrap();
-        self.post("/login", &[("email", email), ("password", password), ("csrf", &csrf)]).await
+        self.post(
+            "/login",
+            &[("email", email), ("password", password), ("csrf", &csrf)],
+        )
+        .await
     }
 
     /// First sign-in: password, enrol TOTP from the page's secret, confirm.
     /// Returns the recovery-codes page.
     pub async fn enrol(&mut self, email: &str) -> Page {
         let page = self.password(email, PASSWORD).await;
-        assert!(page.url.ends_with("/login/enrol"), "expected enrolment, got {}", page.url);
-        let secret_text = element_text(&page.body, "totp-secret").unwrap().replace(' ', "");
+        assert!(
+            page.url.ends_with("/login/enrol"),
+            "expected enrolment, got {}",
+            page.url
+        );
+        let secret_text = element_text(&page.body, "totp-secret")
+            .unwrap()
+            .replace(' ', "");
         let secret = TotpSecret::from_base32(&secret_text).unwrap();
         let code = secret.code_at(now());
-        let done = self.post("/login/enrol", &[("code", &code), ("csrf", &page.csrf())]).await;
+        let done = self
+            .post("/login/enrol", &[("code", &code), ("csrf", &page.csrf())])
+            .await;
         assert_eq!(done.status, 200, "{}", done.body);
         self.secret = Some(secret);
         done
@@ -186,7 +243,11 @@ impl Client {
     pub async fn sign_in_again(&self, email: &str) -> Page {
         let page = self.password(email, PASSWORD).await;
         let code = self.secret.as_ref().unwrap().code_at(now() + 30);
-        self.post("/login/second-factor", &[("code", &code), ("csrf", &page.csrf())]).await
+        self.post(
+            "/login/second-factor",
+            &[("code", &code), ("csrf", &page.csrf())],
+        )
+        .await
     }
 
     /// The CSRF token of the signed-in session, from the home page.
@@ -199,7 +260,10 @@ impl Client {
         let mut form = reqwest::multipart::Form::new()
             .text("csrf", self.csrf().await)
             .text("short_text", short_text.to_string())
-            .text("description", format!("{short_text}: ausführliche Beschreibung"))
+            .text(
+                "description",
+                format!("{short_text}: ausführliche Beschreibung"),
+            )
             .text("impact", "person")
             .text("urgency", "restricted")
             .text("ticket_type", "incident")
@@ -220,7 +284,8 @@ impl Client {
             .text("csrf", self.csrf().await)
             .text("kind", kind.to_string())
             .text("body", body.to_string());
-        self.post_multipart(&format!("/tickets/{number}/entries"), form).await
+        self.post_multipart(&format!("/tickets/{number}/entries"), form)
+            .await
     }
 }
 
