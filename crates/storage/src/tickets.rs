@@ -557,16 +557,7 @@ impl Store {
         }
         let id = insert_entry(&mut tx, ticket.id, kind, Some(author), body, now).await?;
         if let Some(next) = next {
-            let change = format!("{}>{}", ticket.status.code(), next.code());
-            insert_entry(
-                &mut tx,
-                ticket.id,
-                EntryKind::StatusChange,
-                Some(author),
-                &change,
-                now,
-            )
-            .await?;
+            record_status_change(&mut tx, ticket, next, author, now).await?;
         }
         insert_attachments(&mut tx, ticket.id, Some(id), author, attachments, now).await?;
         tx.commit().await.context("adding an entry")?;
@@ -599,16 +590,7 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(DomainError::Conflict("ticket_changed").into());
         }
-        let change = format!("{}>{}", ticket.status.code(), to.code());
-        insert_entry(
-            &mut tx,
-            ticket.id,
-            EntryKind::StatusChange,
-            Some(author),
-            &change,
-            now,
-        )
-        .await?;
+        record_status_change(&mut tx, ticket, to, author, now).await?;
         tx.commit().await.context("changing a status")?;
         Ok(())
     }
@@ -653,16 +635,7 @@ impl Store {
         )
         .await?;
         if status != ticket.status {
-            let change = format!("{}>{}", ticket.status.code(), status.code());
-            insert_entry(
-                &mut tx,
-                ticket.id,
-                EntryKind::StatusChange,
-                Some(author),
-                &change,
-                now,
-            )
-            .await?;
+            record_status_change(&mut tx, ticket, status, author, now).await?;
         }
         tx.commit().await.context("classifying a call")?;
         Ok(())
@@ -750,6 +723,26 @@ async fn check_belongs(
         return Err(DomainError::invalid(field, "unknown_choice").into());
     }
     Ok(())
+}
+
+/// The timeline entry of a status change, as `from>to` codes.
+async fn record_status_change(
+    tx: &mut Transaction<'_, Any>,
+    ticket: &Ticket,
+    to: TicketStatus,
+    author: Id,
+    now: Timestamp,
+) -> Result<Id> {
+    let change = format!("{}>{}", ticket.status.code(), to.code());
+    insert_entry(
+        tx,
+        ticket.id,
+        EntryKind::StatusChange,
+        Some(author),
+        &change,
+        now,
+    )
+    .await
 }
 
 async fn insert_entry(
