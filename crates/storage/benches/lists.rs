@@ -293,6 +293,18 @@ async fn main() {
         },
     )
     .await;
+    time(
+        "desk: all open tickets, quick search for a ticket number",
+        |run| {
+            let mut q = query(Scope::All, StatusFilter::Open, SortKey::Updated, true);
+            q.search = Some(format!("2026-{:07}", (run as i64 * 7919) % tickets + 1));
+            let store = &store;
+            async move {
+                store.list_tickets(&q).await.unwrap();
+            }
+        },
+    )
+    .await;
     let visible: Vec<EntryKind> = EntryKind::customer_visible_kinds().collect();
     time("ticket view: ticket, timeline, attachments", |run| {
         let n = (run as i64 * 7919) % tickets + 1;

@@ -619,6 +619,9 @@ async fn catalogs_sort_and_page() {
     let second = anna.get(&next).await;
     assert!(second.contains("Anfrage Nummer 25") && second.contains("Anfrage Nummer 26"));
     assert!(!second.contains("Anfrage Nummer 24"));
+    let number = ticket_number(&anna.create_ticket("Letzte Anfrage", &[]).await);
+    let by_number = anna.get(&format!("/catalog/my-open?q=%20{number}%20")).await;
+    assert!(by_number.contains("Letzte Anfrage") && !by_number.contains("Anfrage Nummer"));
     let search = anna.get("/catalog/my-open?q=nummer%2013").await;
     assert!(search.contains("Anfrage Nummer 13") && !search.contains("Anfrage Nummer 12"));
 }
