@@ -201,6 +201,15 @@ impl Store {
     /// The person's authority: agent or not, and the business partners they
     /// belong to, with authorisation.
     pub async fn viewer(&self, person: Id) -> Result<Option<Viewer>> {
+        Ok(self
+            .viewer_and_person(person)
+            .await?
+            .map(|(viewer, _)| viewer))
+    }
+
+    /// The person and their authority, for a signed-in request; `None`
+    /// when the person does not exist or is no longer active.
+    pub async fn viewer_and_person(&self, person: Id) -> Result<Option<(Viewer, Person)>> {
         let Some(p) = self.person(person).await? else {
             return Ok(None);
         };
@@ -229,11 +238,12 @@ impl Store {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(Some(Viewer {
+        let viewer = Viewer {
             person,
             agent: p.agent,
             memberships,
-        }))
+        };
+        Ok(Some((viewer, p)))
     }
 
     /// The business partners a person belongs to, by name.

@@ -122,15 +122,17 @@ impl FromRequestParts<App> for Current {
             Some(s) if s.stage == SessionStage::Full => s,
             _ => return Err(WebError::SignIn),
         };
-        let (Some(viewer), Some(person)) = (
-            app.store().viewer(session.person).await?,
-            app.store().person(session.person).await?,
-        ) else {
-            return Err(WebError::SignIn);
-        };
-        app.store()
-            .touch_session(&session.token_hash, now())
-            .await?;
+        let (viewer, person) = app
+            .store()
+            .viewer_and_person(session.person)
+            .await?
+            .ok_or(WebError::SignIn)?;
+        // `touch_session` writes at most once a minute; skipping the
+        // statement in between keeps page views free of write locks.
+        let now = now();
+        if now - session.last_seen_at >= 60 {
+            app.store().touch_session(&session.token_hash, now).await?;
+        }
         let lang = cookie(&parts.headers, LANG_COOKIE)
             .and_then(|v| Lang::parse(&v))
             .or_else(|| Lang::parse(&person.language))

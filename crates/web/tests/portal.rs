@@ -620,8 +620,52 @@ async fn catalogs_sort_and_page() {
     assert!(second.contains("Anfrage Nummer 25") && second.contains("Anfrage Nummer 26"));
     assert!(!second.contains("Anfrage Nummer 24"));
     let number = ticket_number(&anna.create_ticket("Letzte Anfrage", &[]).await);
-    let by_number = anna.get(&format!("/catalog/my-open?q=%20{number}%20")).await;
+    let by_number = anna
+        .get(&format!("/catalog/my-open?q=%20{number}%20"))
+        .await;
     assert!(by_number.contains("Letzte Anfrage") && !by_number.contains("Anfrage Nummer"));
     let search = anna.get("/catalog/my-open?q=nummer%2013").await;
     assert!(search.contains("Anfrage Nummer 13") && !search.contains("Anfrage Nummer 12"));
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_and_after_their_lifetime() {
+    use ticketwerk_web::Settings;
+    let idle = Settings {
+        session_idle_secs: 2,
+        ..Settings::default()
+    };
+    let app = common::spawn_with(None, idle).await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    assert!(anna.get("/").await.contains("Anna Berg"));
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    assert!(
+        anna.get("/").await.url.ends_with("/login"),
+        "idle session ended"
+    );
+
+    let short = Settings {
+        session_max_secs: 3,
+        ..Settings::default()
+    };
+    let app = common::spawn_with(None, short).await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    for _ in 0..3 {
+        assert!(
+            anna.get("/").await.contains("Anna Berg"),
+            "in use, within its lifetime"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert!(
+        anna.get("/").await.url.ends_with("/login"),
+        "ended after its lifetime"
+    );
 }
