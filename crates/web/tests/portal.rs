@@ -669,3 +669,28 @@ async fn sessions_end_when_idle_and_after_their_lifetime() {
         "ended after its lifetime"
     );
 }
+
+#[tokio::test]
+async fn catalogs_open_side_by_side_as_tabs() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let open = anna.get("/catalog/my-open").await;
+    assert!(open.contains("data-tab=\"my-open\""));
+    // The closed tile in the workspace opens a second tab beside the first.
+    assert!(open.contains("my-closed?tabs=my-open,my-closed\""));
+    let both = anna.get("/catalog/my-closed?tabs=my-open,my-closed").await;
+    assert!(both.contains("data-tab=\"my-open\"") && both.contains("data-tab=\"my-closed\""));
+    assert!(both.contains("Alle Kataloge schließen"));
+    // Closing the active tab moves to the one left; tabs a person may not
+    // open (the desk's) are dropped from the request.
+    assert!(both.contains("my-open?tabs=my-open\""));
+    let forged = anna
+        .get("/catalog/my-open?tabs=desk-open,partner-open,nonsense")
+        .await;
+    assert_eq!(forged.status, 200);
+    assert!(!forged.contains("data-tab=\"desk-open\"") && !forged.contains("Offene Tickets\""));
+    assert!(!forged.contains("data-tab=\"partner-open\""));
+}

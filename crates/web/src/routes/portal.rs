@@ -51,23 +51,78 @@ fn tile_key(catalog: &str) -> &'static str {
     }
 }
 
-fn tile_values(current: &Current) -> Vec<minijinja::Value> {
+/// The tiles as links. In the workspace, a catalog tile opens its catalog
+/// as one more tab beside those already open.
+fn tile_values(current: &Current, tabs: &[&str]) -> Vec<minijinja::Value> {
     tiles(current)
         .into_iter()
         .map(|(key, target)| {
             let href = if target.starts_with('/') {
                 target.to_string()
             } else {
-                format!("/catalog/{target}")
+                catalog_href(target, &with_tab(tabs, target))
             };
             minijinja::context! { key => key, href => href, name => target }
         })
         .collect()
 }
 
+/// At most this many catalogs are open side by side.
+const MAX_TABS: usize = 7;
+
+fn with_tab<'a>(tabs: &[&'a str], tab: &'a str) -> Vec<&'a str> {
+    let mut out: Vec<&str> = tabs.iter().copied().filter(|t| *t != tab).collect();
+    out.push(tab);
+    let skip = out.len().saturating_sub(MAX_TABS);
+    out.split_off(skip)
+}
+
+fn catalog_href(name: &str, tabs: &[&str]) -> String {
+    format!("/catalog/{name}?tabs={}", tabs.join(","))
+}
+
+/// The catalogs open as tabs: those named in the request that this person
+/// may open, in order, plus the current one.
+fn open_tabs<'a>(current: &Current, requested: Option<&'a str>, name: &'a str) -> Vec<&'a str> {
+    let mut tabs: Vec<&str> = Vec::new();
+    for tab in requested.unwrap_or("").split(',') {
+        let known = CATALOGS.iter().find(|(n, _)| *n == tab);
+        let allowed = known.is_some_and(|(_, c)| current.viewer.catalog(*c).is_some());
+        if allowed && !tabs.contains(&tab) {
+            tabs.push(tab);
+        }
+    }
+    if !tabs.contains(&name) {
+        tabs = with_tab(&tabs, name);
+    }
+    tabs
+}
+
+/// The tab bar: each tab opens its catalog, its X closes it (moving to
+/// the last remaining tab, or home when none is left).
+fn tab_values(tabs: &[&str], active: &str) -> Vec<minijinja::Value> {
+    tabs.iter()
+        .map(|tab| {
+            let rest: Vec<&str> = tabs.iter().copied().filter(|t| t != tab).collect();
+            let close_href = match (rest.last(), *tab == active) {
+                (None, _) => "/".to_string(),
+                (Some(last), true) => catalog_href(last, &rest),
+                (Some(_), false) => catalog_href(active, &rest),
+            };
+            minijinja::context! {
+                name => tab,
+                key => tile_key(tab),
+                href => catalog_href(tab, tabs),
+                close_href => close_href,
+                active => *tab == active,
+            }
+        })
+        .collect()
+}
+
 pub async fn home(State(app): State<App>, current: Current) -> Response {
     let ctx = minijinja::context! { ..current.chrome(&app), ..minijinja::context! {
-        tiles => tile_values(&current),
+        tiles => tile_values(&current, &[]),
     }};
     app.page("home.html", ctx)
 }
@@ -78,6 +133,7 @@ pub struct CatalogParams {
     dir: Option<String>,
     q: Option<String>,
     after: Option<String>,
+    tabs: Option<String>,
 }
 
 pub async fn catalog(
@@ -111,8 +167,11 @@ pub async fn catalog(
         .iter()
         .map(|k| minijinja::context! { key => k.code(), active => *k == sort })
         .collect();
+    let tabs = open_tabs(&current, params.tabs.as_deref(), &name);
     let ctx = minijinja::context! { ..current.chrome(&app), ..minijinja::context! {
-        tiles => tile_values(&current),
+        tiles => tile_values(&current, &tabs),
+        tabs => tab_values(&tabs, &name),
+        tabs_param => tabs.join(","),
         catalog => name,
         title_key => tile_key(&name),
         tickets => page.items,
