@@ -135,6 +135,21 @@ impl Viewer {
         reported_for == self.person || (self.is_authorised_for(business_partner) && other_is_member)
     }
 
+    /// The entry kinds this viewer writes, the safest first: an agent's
+    /// form starts at the internal note, so a quick note is never
+    /// published to the customer or solves the ticket by accident.
+    pub fn writable_entry_kinds(&self) -> &'static [EntryKind] {
+        if self.agent {
+            &[
+                EntryKind::InternalNote,
+                EntryKind::DeskQuestion,
+                EntryKind::Solution,
+            ]
+        } else {
+            &[EntryKind::CustomerNote, EntryKind::CustomerQuestion]
+        }
+    }
+
     /// May this viewer add an entry of this kind to a ticket it may see?
     pub fn may_write_entry(&self, kind: EntryKind) -> bool {
         if self.agent {

@@ -210,6 +210,13 @@ pub const THROTTLE_ADDRESS: ThrottleRule = ThrottleRule {
     window: 900,
     max_failures: 30,
 };
+/// Wrong second factors per person, across sign-ins: whoever knows the
+/// password gets ten guesses a quarter of an hour, so hitting one of the
+/// three valid codes in a million would take years.
+pub const THROTTLE_SECOND_FACTOR: ThrottleRule = ThrottleRule {
+    window: 900,
+    max_failures: 10,
+};
 
 impl ThrottleRule {
     /// Given the failures recorded since `window_start`, when may the next

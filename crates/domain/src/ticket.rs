@@ -289,3 +289,81 @@ mod status_tests {
         assert_eq!(status_after_entry(CustomerNote, New), None);
     }
 }
+
+/// May the desk move a ticket of this kind from one status to another?
+/// `New` is where tickets start, never a target; a call is classified
+/// before it is solved or closed, so no customer finds a closed call with
+/// no answer; a ticket is closed once solved (closing is confirming the
+/// solution), and a closed ticket may be reopened into work.
+pub fn check_transition(
+    kind: TicketKind,
+    from: TicketStatus,
+    to: TicketStatus,
+) -> Result<(), DomainError> {
+    use TicketStatus::*;
+    match (from, to) {
+        (f, t) if f == t => Ok(()),
+        (_, New) => Err(DomainError::Conflict("status_new_not_allowed")),
+        (_, Solved | Closed) if kind == TicketKind::Call => {
+            Err(DomainError::Conflict("classify_first"))
+        }
+        (f, Closed) if f != Solved => Err(DomainError::Conflict("solve_first")),
+        _ => Ok(()),
+    }
+}
+
+/// The statuses the desk may choose from for a ticket, for its form.
+pub fn status_choices(kind: TicketKind, from: TicketStatus) -> Vec<TicketStatus> {
+    TicketStatus::ALL
+        .iter()
+        .copied()
+        .filter(|to| *to == from || check_transition(kind, from, *to).is_ok())
+        .collect()
+}
+
+/// Removes what has no place in a ticket's text: control characters (line
+/// breaks and tabs stay where `multiline`) and the invisible direction
+/// overrides that can make text read differently than it is stored.
+pub fn clean_text(raw: &str, multiline: bool) -> String {
+    let cleaned: String = raw
+        .replace("\r\n", "\n")
+        .chars()
+        .filter(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            let kept_space = multiline && matches!(c, '\n' | '\t');
+            !bidi && (!c.is_control() || kept_space)
+        })
+        .collect();
+    cleaned.trim().to_string()
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_classified_before_they_are_solved() {
+        use TicketStatus::*;
+        let call = TicketKind::Call;
+        let incident = TicketKind::Incident;
+        assert!(check_transition(call, New, Solved).is_err());
+        assert!(check_transition(call, New, Closed).is_err());
+        assert!(check_transition(call, New, WaitingForCustomer).is_ok());
+        assert!(check_transition(incident, InProgress, Solved).is_ok());
+        assert!(check_transition(incident, InProgress, Closed).is_err());
+        assert!(check_transition(incident, Solved, Closed).is_ok());
+        assert!(check_transition(incident, Closed, InProgress).is_ok());
+        assert!(check_transition(incident, InProgress, New).is_err());
+        assert_eq!(status_choices(incident, InProgress).len(), 3);
+    }
+
+    #[test]
+    fn text_is_cleaned_of_controls_and_overrides() {
+        assert_eq!(clean_text("a\u{0}b\u{1b}[31mc\u{202e}d", false), "ab[31mcd");
+        assert_eq!(
+            clean_text(" Zeile 1\r\n\tZeile 2 ", true),
+            "Zeile 1\n\tZeile 2"
+        );
+        assert_eq!(clean_text("eine\nZeile", false), "eineZeile");
+    }
+}

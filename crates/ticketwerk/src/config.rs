@@ -237,8 +237,10 @@ fn check_web(web: &Settings) -> anyhow::Result<()> {
     if web.max_attachment_bytes == 0 {
         bail!("max_attachment_bytes must be greater than 0");
     }
-    if web.session_idle_secs <= 0 || web.session_max_secs <= 0 {
-        bail!("session_idle_secs and session_max_secs must be greater than 0");
+    // A session's "last seen" is written at most once a minute, so an idle
+    // limit below two minutes would end sessions that are in use.
+    if web.session_idle_secs < 120 || web.session_max_secs < 120 {
+        bail!("session_idle_secs and session_max_secs must be at least 120 (two minutes)");
     }
     if web.session_idle_secs > web.session_max_secs {
         bail!("session_idle_secs must not exceed session_max_secs");

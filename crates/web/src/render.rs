@@ -62,6 +62,16 @@ impl Templates {
         env.add_function("t", |state: &State, key: &str| {
             i18n::text(lang_of(state), key)
         });
+        // A status as the reader sees it: "Rückfrage an Sie" to the
+        // customer is "Warten auf Kunde" at the desk.
+        env.add_function("status_label", |state: &State, code: &str| {
+            let desk = state
+                .lookup("user")
+                .and_then(|u| u.get_attr("agent").ok())
+                .is_some_and(|a| a.is_true());
+            let prefix = if desk { "status_desk" } else { "status" };
+            i18n::text(lang_of(state), &format!("{prefix}.{code}"))
+        });
         let zone = jiff::tz::TimeZone::get(&settings.time_zone)
             .map_err(|e| anyhow::anyhow!("unknown time zone {}: {e}", settings.time_zone))?;
         env.add_filter("dt", move |state: &State, ts: i64| -> String {
@@ -77,11 +87,15 @@ impl Templates {
         env.add_filter("split", |s: &str, sep: &str| -> Vec<String> {
             s.split(sep).map(str::to_string).collect()
         });
-        env.add_filter("filesize", |bytes: i64| -> String {
-            match bytes {
+        env.add_filter("filesize", |state: &State, bytes: i64| -> String {
+            let text = match bytes {
                 b if b < 1024 => format!("{b} B"),
-                b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-                b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+                b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+                b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+            };
+            match lang_of(state) {
+                Lang::De => text.replace('.', ","),
+                Lang::En => text,
             }
         });
         Ok(Self { env })
@@ -129,6 +143,17 @@ pub fn request_lang(headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
+fn error_key(status: axum::http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        404 => "error.not_found",
+        403 => "error.forbidden",
+        405 => "error.method_not_allowed",
+        413 => "error.too_large",
+        500..=599 => "error.internal",
+        _ => "error.bad_request",
+    }
+}
+
 /// Turns error responses into pages in the person's language.
 pub async fn render_errors(
     axum::extract::State(app): axum::extract::State<App>,
@@ -137,10 +162,25 @@ pub async fn render_errors(
 ) -> Response {
     let lang = request_lang(request.headers());
     let response = next.run(request).await;
-    let Some(ErrorPage(key)) = response.extensions().get::<ErrorPage>().cloned() else {
-        return response;
-    };
     let status = response.status();
+    let key = match response.extensions().get::<ErrorPage>() {
+        Some(ErrorPage(key)) => key.clone(),
+        // Rejections of the framework's extractors (a malformed path,
+        // form or upload) come as plain text; they get a page too.
+        None if status.is_client_error() || status.is_server_error() => {
+            let html = response
+                .headers()
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+            if html {
+                return response;
+            }
+            tracing::info!(status = status.as_u16(), "request refused");
+            error_key(status).to_string()
+        }
+        None => return response,
+    };
     let ctx = minijinja::context! { ..app.chrome(lang), ..minijinja::context! {
         message_key => key,
         status => status.as_u16(),

@@ -185,10 +185,21 @@ impl FromRequestParts<App> for Pending {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, WebError> {
         match load(app, &parts.headers).await? {
-            Some(session) if session.stage != SessionStage::Full => Ok(Pending {
-                session,
-                lang: request_lang(&parts.headers),
-            }),
+            Some(session) if session.stage != SessionStage::Full => {
+                // The person is known from here on: their language, unless
+                // they chose one on this browser.
+                let chosen = cookie(&parts.headers, LANG_COOKIE).and_then(|v| Lang::parse(&v));
+                let own = match chosen {
+                    Some(lang) => Some(lang),
+                    None => app
+                        .store()
+                        .person(session.person)
+                        .await?
+                        .and_then(|p| Lang::parse(&p.language)),
+                };
+                let lang = own.unwrap_or_else(|| request_lang(&parts.headers));
+                Ok(Pending { session, lang })
+            }
             _ => Err(WebError::SignIn),
         }
     }

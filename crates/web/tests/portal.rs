@@ -256,7 +256,7 @@ async fn required_fields_are_named_and_typed_text_survives() {
     );
 
     let english = anna.get("/language/en?back=/tickets/new").await;
-    assert!(english.contains("Create: ticket") && english.contains("Short text"));
+    assert!(english.contains("Create a new ticket") && english.contains("Short text"));
 }
 
 #[tokio::test]
@@ -693,4 +693,196 @@ async fn catalogs_open_side_by_side_as_tabs() {
     assert_eq!(forged.status, 200);
     assert!(!forged.contains("data-tab=\"desk-open\"") && !forged.contains("Offene Tickets\""));
     assert!(!forged.contains("data-tab=\"partner-open\""));
+}
+
+#[tokio::test]
+async fn guessing_second_factors_is_limited_across_sign_ins() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let attacker = app.client();
+    // Two pending sign-ins of five wrong codes each: ten in all.
+    for _ in 0..2 {
+        let page = attacker.password("anna@example.de", PASSWORD).await;
+        let mut csrf = page.csrf();
+        for attempt in 1..=5 {
+            let p = attacker
+                .post(
+                    "/login/second-factor",
+                    &[("code", "000000"), ("csrf", &csrf)],
+                )
+                .await;
+            if attempt < 5 {
+                csrf = p.csrf();
+            }
+        }
+    }
+    // Now even the right code is refused for a while, on any sign-in.
+    let page = attacker.password("anna@example.de", PASSWORD).await;
+    let code = anna.secret.as_ref().unwrap().code_at(common::now() + 30);
+    let refused = attacker
+        .post(
+            "/login/second-factor",
+            &[("code", &code), ("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.contains("Zu viele falsche Codes für dieses Konto"));
+    assert!(attacker.get("/").await.url.ends_with("/login"));
+}
+
+#[tokio::test]
+async fn malformed_requests_get_a_page_in_the_persons_language() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let number = ticket_number(&anna.create_ticket("Scanner", &[]).await);
+
+    let bad_id = anna
+        .get(&format!("/tickets/{number}/attachments/abc"))
+        .await;
+    assert_eq!(bad_id.status, 400);
+    assert!(bad_id.contains("Die Anfrage ist unvollständig oder ungültig."));
+    assert!(!bad_id.contains("Cannot parse"));
+    let not_multipart = anna.post("/tickets/new", &[("short_text", "x")]).await;
+    assert_eq!(not_multipart.status, 400);
+    assert!(not_multipart.contains("Die Anfrage ist unvollständig oder ungültig."));
+    let put = anna
+        .http
+        .put(format!("{}/tickets/new", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+    assert!(
+        put.text()
+            .await
+            .unwrap()
+            .contains("Diese Aktion ist hier nicht möglich.")
+    );
+    let english = anna.get("/language/en").await;
+    assert!(english.contains("Welcome"));
+    let bad = anna
+        .get(&format!(
+            "/tickets/{number}/attachments/99999999999999999999999"
+        ))
+        .await;
+    assert!(bad.contains("The request is incomplete or invalid."));
+}
+
+#[tokio::test]
+async fn the_desk_solves_before_it_closes_and_classifies_before_it_solves() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    app.agent("desk@example.com", "Dana Desk").await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let number = ticket_number(&anna.create_ticket("Beamer", &[]).await);
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let path = format!("/tickets/{number}");
+    let csrf = dana.csrf().await;
+
+    let close = dana
+        .post(
+            &format!("{path}/status"),
+            &[("value", "closed"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(close.status, 409);
+    assert!(close.contains("zuerst als Incident oder Service Request eingestuft"));
+    let solution = dana.add_entry(&number, "solution", "Neu gestartet").await;
+    assert_eq!(solution.status, 409);
+    dana.post(
+        &format!("{path}/classify"),
+        &[("value", "incident"), ("csrf", &csrf)],
+    )
+    .await;
+    let close = dana
+        .post(
+            &format!("{path}/status"),
+            &[("value", "closed"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(close.status, 409);
+    assert!(close.contains("Bitte schreiben Sie zuerst eine Lösung"));
+    let back = dana
+        .post(
+            &format!("{path}/status"),
+            &[("value", "new"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(back.status, 409);
+    let view = dana.get(&path).await;
+    assert_eq!(
+        element_text(&view.body, "ticket-status").unwrap(),
+        "In Bearbeitung"
+    );
+    assert!(
+        !view.contains("value=\"new\""),
+        "the form offers only allowed statuses"
+    );
+    // The desk's form starts at the internal note, never at the solution.
+    let kinds = view.body.split("id=\"entry-kind\"").nth(1).unwrap();
+    assert!(
+        kinds
+            .trim_start_matches(|c| c != '<')
+            .starts_with("<option value=\"internal_note\"")
+    );
+}
+
+#[tokio::test]
+async fn hidden_characters_and_empty_files_are_not_taken_silently() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let created = anna
+        .create_ticket("Dru\u{0}cker\u{1b}[31m \u{202e}kaputt", &[])
+        .await;
+    let title = element_text(&created.body, "ticket-number").unwrap();
+    assert!(!title.is_empty());
+    assert!(created.contains("Drucker[31m kaputt"));
+    assert!(!created.body.contains('\u{202e}') && !created.body.contains('\u{1b}'));
+
+    let empty = anna
+        .create_ticket("Leere Datei", &[("leer.txt", b"")])
+        .await;
+    assert_eq!(empty.status, 422);
+    assert!(empty.contains("Diese Datei ist leer und wurde nicht angehängt: leer.txt"));
+    assert!(
+        empty.contains("Leere Datei: ausführliche Beschreibung"),
+        "typed text is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_business_partner_one_does_not_belong_to_is_not_a_choice() {
+    let app = spawn().await;
+    let one = app.business_partner("K-1", "Müller GmbH").await;
+    let two = app.business_partner("K-2", "Stadtwerke Lindenau").await;
+    let three = app.business_partner("K-3", "Fremde AG").await;
+    let markus = app.customer("markus@example.de", "Markus Beide", one).await;
+    app.store.add_membership(markus, two, false).await.unwrap();
+    let mut client = app.client();
+    client.enrol("markus@example.de").await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", client.csrf().await)
+        .text("business_partner_id", three.to_string())
+        .text("short_text", "Telefon")
+        .text("description", "Kein Freizeichen")
+        .text("impact", "person")
+        .text("urgency", "can_work")
+        .text("ticket_type", "incident");
+    let page = client.post_multipart("/tickets/new", form).await;
+    assert_eq!(page.status, 422);
+    assert!(page.contains("id=\"business_partner_id-error\">Diese Auswahl ist nicht möglich."));
+    assert!(!page.contains("Fremde AG"));
+    assert!(page.contains("Müller GmbH (K-1)") && page.contains("Stadtwerke Lindenau (K-2)"));
 }

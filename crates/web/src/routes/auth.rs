@@ -8,7 +8,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ticketwerk_domain::auth::{
-    self, MAX_SECOND_FACTOR_FAILURES, THROTTLE_ACCOUNT_ADDRESS, THROTTLE_ADDRESS, TotpSecret,
+    self, MAX_SECOND_FACTOR_FAILURES, THROTTLE_ACCOUNT_ADDRESS, THROTTLE_ADDRESS,
+    THROTTLE_SECOND_FACTOR, TotpSecret,
 };
 use ticketwerk_domain::{Email, Id};
 use ticketwerk_storage::SessionStage;
@@ -196,6 +197,10 @@ async fn wrong_code(
         .store()
         .count_second_factor_failure(&pending.session.token_hash)
         .await?;
+    let key = second_factor_key(pending.session.person);
+    app.store()
+        .record_failure(&key, THROTTLE_SECOND_FACTOR, now())
+        .await?;
     security_event(
         app,
         Some(pending.session.person),
@@ -240,6 +245,49 @@ async fn wrong_code(
     ))
 }
 
+fn second_factor_key(person: Id) -> String {
+    format!("second-factor:{person}")
+}
+
+/// Ends a pending sign-in whose person has had too many wrong second
+/// factors lately, whichever sign-in they came from.
+async fn second_factor_blocked(
+    app: &App,
+    pending: &Pending,
+    headers: &HeaderMap,
+) -> Result<Option<Response>, WebError> {
+    let key = second_factor_key(pending.session.person);
+    let blocked = app
+        .store()
+        .throttled_until(&key, THROTTLE_SECOND_FACTOR, now())
+        .await?;
+    if blocked.is_none() {
+        return Ok(None);
+    }
+    app.store()
+        .delete_session(&pending.session.token_hash)
+        .await?;
+    security_event(
+        app,
+        Some(pending.session.person),
+        "second_factor_throttled",
+        "",
+    )
+    .await;
+    let mut page = login_form(
+        app,
+        request_lang(headers),
+        "",
+        Some("login.second_factor_throttled"),
+        StatusCode::TOO_MANY_REQUESTS,
+    );
+    page.headers_mut().append(
+        header::SET_COOKIE,
+        session::clear_cookie(app, session::SESSION_COOKIE),
+    );
+    Ok(Some(page))
+}
+
 /// Both factors done: a new session token at full stage.
 async fn complete(
     app: &App,
@@ -247,6 +295,9 @@ async fn complete(
     person: Id,
 ) -> Result<axum::http::HeaderValue, WebError> {
     let cookie = session::begin(app, headers, person, SessionStage::Full).await?;
+    app.store()
+        .clear_failures(&second_factor_key(person))
+        .await?;
     security_event(app, Some(person), "sign_in", "").await;
     Ok(cookie)
 }
@@ -260,6 +311,9 @@ pub async fn second_factor(
     pending.check_csrf(&form.csrf)?;
     if pending.session.stage != SessionStage::SecondFactor {
         return Ok(Redirect::to("/login/enrol").into_response());
+    }
+    if let Some(refusal) = second_factor_blocked(&app, &pending, &headers).await? {
+        return Ok(refusal);
     }
     let person = pending.session.person;
     let c = app
@@ -373,6 +427,9 @@ pub async fn enrol(
     pending.check_csrf(&form.csrf)?;
     if pending.session.stage != SessionStage::Enrol {
         return Ok(Redirect::to("/login/second-factor").into_response());
+    }
+    if let Some(refusal) = second_factor_blocked(&app, &pending, &headers).await? {
+        return Ok(refusal);
     }
     let person = pending.session.person;
     let c = app

@@ -209,11 +209,27 @@ pub async fn language(
     State(app): State<App>,
     Path(lang): Path<String>,
     Query(q): Query<Back>,
+    headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let lang = Lang::parse(&lang).ok_or(WebError::NotFound)?;
+    // Back to the page the link was on: the `back` parameter, else the
+    // path of a same-origin Referer; never another site.
+    let local = |b: &String| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\');
+    let referer = || {
+        let host = headers.get(header::HOST)?.to_str().ok()?;
+        let referer = headers.get(header::REFERER)?.to_str().ok()?;
+        let rest = referer.split_once("://")?.1;
+        let path = rest.strip_prefix(host)?;
+        Some(if path.is_empty() {
+            "/".to_string()
+        } else {
+            path.to_string()
+        })
+    };
     let back = q
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .filter(local)
+        .or_else(|| referer().filter(local))
         .unwrap_or_else(|| "/".to_string());
     let mut response = Redirect::to(&back).into_response();
     let year = 365 * 24 * 3600;
@@ -235,6 +251,7 @@ pub async fn static_file(Path(file): Path<String>) -> Result<Response, WebError>
             include_str!("../../static/app.js"),
             "text/javascript; charset=utf-8",
         ),
+        "favicon.svg" => (include_str!("../../static/favicon.svg"), "image/svg+xml"),
         _ => return Err(WebError::NotFound),
     };
     Ok((

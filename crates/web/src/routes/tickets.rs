@@ -9,6 +9,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ticketwerk_domain::model::{NewAttachment, NewTicket, Ticket};
+use ticketwerk_domain::ticket::{check_transition, clean_text, status_after_entry, status_choices};
 use ticketwerk_domain::{
     DomainError, EntryKind, Id, Impact, TicketKind, TicketNumber, TicketStatus, TicketType, Urgency,
 };
@@ -33,8 +34,9 @@ struct Upload {
 struct Submitted {
     fields: HashMap<String, String>,
     files: Vec<Upload>,
-    /// A file over the size limit or one too many, by message key.
-    file_error: Option<&'static str>,
+    /// A file refused (empty, over the size limit, one too many): the
+    /// message key and the file's name.
+    file_error: Option<(&'static str, String)>,
 }
 
 impl Submitted {
@@ -56,38 +58,51 @@ fn clean_file_name(raw: &str) -> String {
     }
 }
 
+/// An upload cut off or malformed is a bad request; only one over the
+/// body limit is too large.
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> WebError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        WebError::TooLarge
+    } else {
+        WebError::BadRequest
+    }
+}
+
 async fn read_multipart(app: &App, mut multipart: Multipart) -> Result<Submitted, WebError> {
     let max = app.settings().max_attachment_bytes;
     let mut out = Submitted::default();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|_| WebError::TooLarge)?
-    {
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_string();
-        if let Some(file_name) = field.file_name().map(clean_file_name) {
-            let content_type = field
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_string();
-            let bytes = field.bytes().await.map_err(|_| WebError::TooLarge)?;
-            if bytes.is_empty() {
-                continue; // an empty file input
-            }
-            if bytes.len() > max {
-                out.file_error = Some("form.file_too_large");
-            } else if out.files.len() >= MAX_FILES {
-                out.file_error = Some("form.too_many_files");
-            } else {
-                out.files.push(Upload {
-                    file_name,
-                    content_type,
-                    bytes: bytes.to_vec(),
-                });
-            }
-        } else {
-            let text = field.text().await.map_err(|_| WebError::BadRequest)?;
+        let Some(raw_name) = field.file_name().map(str::to_string) else {
+            let text = field.text().await.map_err(multipart_error)?;
             out.fields.insert(name, text);
+            continue;
+        };
+        let content_type = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let bytes = field.bytes().await.map_err(multipart_error)?;
+        if raw_name.is_empty() && bytes.is_empty() {
+            continue; // a file input left empty
+        }
+        let file_name = clean_file_name(&raw_name);
+        let problem = if bytes.is_empty() {
+            Some("form.file_empty")
+        } else if bytes.len() > max {
+            Some("form.file_too_large")
+        } else if out.files.len() >= MAX_FILES {
+            Some("form.too_many_files")
+        } else {
+            None
+        };
+        match problem {
+            Some(key) => out.file_error = Some((key, file_name)),
+            None => out.files.push(Upload {
+                file_name,
+                content_type,
+                bytes: bytes.to_vec(),
+            }),
         }
     }
     Ok(out)
@@ -151,6 +166,7 @@ async fn new_ticket_page(
     current: &Current,
     values: &HashMap<String, String>,
     errors: &HashMap<&'static str, &'static str>,
+    file_problem: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let partners = app.store().business_partners_of(current.person.id).await?;
@@ -173,6 +189,7 @@ async fn new_ticket_page(
         types => options(TicketType::ALL, TicketType::code),
         values => values,
         errors => errors,
+        file_problem => file_problem,
         person_name => current.person.name,
         max_size => app.settings().max_attachment_bytes as i64,
     }};
@@ -190,6 +207,7 @@ pub async fn new_page(State(app): State<App>, current: Current) -> Result<Respon
         &current,
         &HashMap::new(),
         &HashMap::new(),
+        None,
         StatusCode::OK,
     )
     .await
@@ -211,7 +229,8 @@ fn validate_new(
 ) -> Result<NewTicket, HashMap<&'static str, &'static str>> {
     let mut errors = HashMap::new();
     let required = |name: &'static str, max: usize, errors: &mut HashMap<_, _>| {
-        let v = form.get(name).trim();
+        let v = clean_text(form.get(name), name == "description");
+        let v = v.as_str();
         if v.is_empty() {
             errors.insert(name, "form.required");
         } else if v.chars().count() > max {
@@ -221,7 +240,7 @@ fn validate_new(
     };
     let short_text = required("short_text", MAX_SHORT_TEXT, &mut errors);
     let description = required("description", MAX_TEXT, &mut errors);
-    let reference = form.get("reference").trim().to_string();
+    let reference = clean_text(form.get("reference"), false);
     if reference.chars().count() > MAX_REFERENCE {
         errors.insert("reference", "form.too_long");
     }
@@ -248,7 +267,13 @@ fn validate_new(
             .filter(|id| current.viewer.is_member_of(*id)),
     };
     if partner.is_none() {
-        errors.insert("business_partner_id", "form.required");
+        let chosen = !form.get("business_partner_id").trim().is_empty();
+        let key = if chosen {
+            "form.unknown_choice"
+        } else {
+            "form.required"
+        };
+        errors.insert("business_partner_id", key);
     }
     let service_id = parse_id(form.get("service_id")).unwrap_or_else(|_| {
         errors.insert("service_id", "form.unknown_choice");
@@ -258,7 +283,7 @@ fn validate_new(
         errors.insert("system_id", "form.unknown_choice");
         None
     });
-    if let Some(key) = form.file_error {
+    if let Some((key, _)) = &form.file_error {
         errors.insert("files", key);
     }
     for (name, value) in [
@@ -313,6 +338,7 @@ pub async fn create(
                 &current,
                 &form.fields,
                 &errors,
+                form.file_error.as_ref().map(|(_, name)| name.as_str()),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
@@ -351,6 +377,7 @@ pub async fn create(
                         &current,
                         &form.fields,
                         &errors,
+                        None,
                         StatusCode::UNPROCESSABLE_ENTITY,
                     )
                     .await
@@ -374,6 +401,7 @@ struct EntryDraft {
     kind: String,
     body: String,
     error: Option<&'static str>,
+    file_problem: Option<String>,
     files_again: bool,
 }
 
@@ -389,11 +417,28 @@ async fn ticket_page(
     let entries = app.store().entries(ticket.id, &kinds).await?;
     let attachments = app.store().attachments(ticket.id, &kinds).await?;
     let systems = app.store().systems_of(ticket.business_partner_id).await?;
-    let writable: Vec<&str> = EntryKind::ALL
+    let writable: Vec<&str> = current
+        .viewer
+        .writable_entry_kinds()
         .iter()
-        .filter(|k| current.viewer.may_write_entry(**k))
         .map(|k| k.code())
         .collect();
+    // Attachments of internal notes are marked as such for the desk.
+    let internal_entries: Vec<Id> = entries
+        .iter()
+        .filter(|e| !e.kind.customer_visible())
+        .map(|e| e.id)
+        .collect();
+    // The desk's latest question, when it waits for the customer's answer.
+    let open_question = (ticket.status == TicketStatus::WaitingForCustomer)
+        .then(|| {
+            entries
+                .iter()
+                .rev()
+                .find(|e| e.kind == EntryKind::DeskQuestion)
+        })
+        .flatten()
+        .map(|e| e.id);
     let report_editable = current
         .viewer
         .may_edit_report(&ticket.parties(), ticket.kind)
@@ -409,9 +454,12 @@ async fn ticket_page(
         report_editable => report_editable,
         desk => current.viewer.may_work_tickets(),
         classify_kinds => ["incident", "service_request"],
-        statuses => options(TicketStatus::ALL, TicketStatus::code),
+        statuses => status_choices(ticket.kind, ticket.status),
+        internal_entries => internal_entries,
+        open_question => open_question,
         draft => minijinja::context! {
             kind => draft.kind, body => draft.body, error => draft.error,
+            file_problem => draft.file_problem,
             files_again => draft.files_again,
         },
         notice => notice,
@@ -454,19 +502,23 @@ pub async fn add_entry(
     if !current.viewer.may_write_entry(kind) {
         return Err(WebError::NotFound);
     }
-    let body = form.get("body").trim();
+    if let Some(next) = status_after_entry(kind, ticket.status) {
+        check_transition(ticket.kind, ticket.status, next)?;
+    }
+    let body = clean_text(form.get("body"), true);
     let error = if body.is_empty() {
         Some("form.required")
     } else if body.chars().count() > MAX_TEXT {
         Some("form.too_long")
     } else {
-        form.file_error
+        form.file_error.as_ref().map(|(key, _)| *key)
     };
     if error.is_some() {
         let draft = EntryDraft {
             kind: kind.code().to_string(),
             body: form.get("body").to_string(),
             error,
+            file_problem: form.file_error.as_ref().map(|(_, name)| name.clone()),
             files_again: !form.files.is_empty(),
         };
         return ticket_page(
@@ -482,7 +534,7 @@ pub async fn add_entry(
     let stored = store_files(&app, &form.files).await?;
     let result = app
         .store()
-        .add_entry(&ticket, kind, current.person.id, body, &stored, now())
+        .add_entry(&ticket, kind, current.person.id, &body, &stored, now())
         .await;
     match result {
         Ok(id) => Ok(Redirect::to(&format!("/tickets/{number}#entry-{id}")).into_response()),
@@ -543,7 +595,7 @@ pub async fn edit_page(
         .viewer
         .may_edit_report(&ticket.parties(), ticket.kind)
     {
-        Ok(()) if ticket.status == TicketStatus::Closed => Some("report_locked"),
+        Ok(()) if ticket.status == TicketStatus::Closed => Some("ticket_closed"),
         Ok(()) => None,
         Err(e) => Some(edit_refusal(e)?),
     };
@@ -573,10 +625,18 @@ pub async fn edit(
     current.check_csrf(&form.csrf)?;
     let ticket = visible_ticket(&app, &current, &number).await?;
     let values = (form.short_text.as_str(), form.description.as_str());
-    if let Err(e) = current
+    let short_text = clean_text(&form.short_text, false);
+    let description = clean_text(&form.description, true);
+    let allowed = match current
         .viewer
         .may_edit_report(&ticket.parties(), ticket.kind)
     {
+        Ok(()) if ticket.status == TicketStatus::Closed => {
+            Err(DomainError::Conflict("ticket_closed"))
+        }
+        other => other,
+    };
+    if let Err(e) = allowed {
         let code = edit_refusal(e)?;
         return Ok(edit_page_response(
             &app,
@@ -590,8 +650,8 @@ pub async fn edit(
     }
     let mut errors = HashMap::new();
     for (name, value, max) in [
-        ("short_text", form.short_text.trim(), MAX_SHORT_TEXT),
-        ("description", form.description.trim(), MAX_TEXT),
+        ("short_text", short_text.as_str(), MAX_SHORT_TEXT),
+        ("description", description.as_str(), MAX_TEXT),
     ] {
         if value.is_empty() {
             errors.insert(name, "form.required");
@@ -612,13 +672,7 @@ pub async fn edit(
     }
     let result = app
         .store()
-        .edit_report(
-            &ticket,
-            &form.short_text,
-            &form.description,
-            current.person.id,
-            now(),
-        )
+        .edit_report(&ticket, &short_text, &description, current.person.id, now())
         .await;
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/tickets/{number}")).into_response()),
@@ -700,6 +754,7 @@ pub async fn set_status(
 ) -> Result<Response, WebError> {
     let ticket = desk_ticket(&app, &current, &number, &form.csrf).await?;
     let status: TicketStatus = form.value.parse().map_err(|_| WebError::BadRequest)?;
+    check_transition(ticket.kind, ticket.status, status)?;
     app.store()
         .set_status(&ticket, status, current.person.id, now())
         .await?;
