@@ -99,8 +99,8 @@ pub enum AdminCommand {
         /// Customer number of the business partner the person belongs to.
         #[arg(long, value_name = "CUSTOMER_NUMBER")]
         business_partner: String,
-        /// Authorised ("weisungsberechtigt"): may open tickets for others and see all tickets
-        /// of the business partner.
+        /// Authorised ("weisungsberechtigt"): sees all open and closed tickets of the
+        /// business partner.
         #[arg(long, alias = "authorized")]
         authorised: bool,
         /// Phone number.
