@@ -2,16 +2,20 @@
 //!
 //! One query text serves both databases through sqlx's `Any` driver: ids
 //! and times are BIGINT, flags are 0/1, placeholders are `$n` (which
-//! SQLite accepts too). Each write transaction starts with a write, so
-//! SQLite takes its write lock at once and concurrent writers queue on
-//! the busy timeout instead of failing on a lock upgrade.
+//! SQLite accepts too). Only the quick search differs: each database
+//! narrows it with its own trigram index (`Store::search_support`). Each
+//! write transaction starts with a write, so SQLite takes its write lock at
+//! once and concurrent writers queue on the busy timeout instead of failing
+//! on a lock upgrade.
 
 mod files;
 mod persons;
 mod sessions;
 mod tickets;
 
+use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -81,6 +85,10 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Capitals beyond ASCII that the database's `LOWER` folds to the same
+    /// small letter as Rust does; the quick search folds the others itself.
+    /// None on SQLite, whose `LOWER` folds ASCII only.
+    lower_folds: Option<Arc<HashSet<char>>>,
 }
 
 impl Store {
@@ -120,8 +128,15 @@ impl Store {
                 .await
                 .context("connecting to PostgreSQL")?,
         };
-        let store = Self { pool, backend };
+        let mut store = Self {
+            pool,
+            backend,
+            lower_folds: None,
+        };
         store.migrate().await?;
+        if backend == Backend::Postgres {
+            store.lower_folds = Some(Arc::new(tickets::capitals_lower_folds(&store.pool).await));
+        }
         Ok(store)
     }
 

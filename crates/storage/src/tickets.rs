@@ -1,7 +1,10 @@
 //! Tickets, their timeline and their attachments.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyPool, Row, Transaction};
 use ticketwerk_domain::access::{Scope, StatusFilter};
 use ticketwerk_domain::model::{
     Attachment, Entry, NewAttachment, NewTicket, Ticket, TicketSummary,
@@ -11,7 +14,7 @@ use ticketwerk_domain::{
     DomainError, EntryKind, Id, Priority, TicketKind, TicketNumber, TicketStatus, Timestamp,
 };
 
-use crate::{Context, Result, StorageError, Store, code};
+use crate::{Backend, Context, Result, StorageError, Store, code};
 
 /// Columns a ticket list can be sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,6 +251,87 @@ fn case_folds(lowered: &str) -> Vec<(String, String)> {
     folds
 }
 
+/// At most this many trigram candidates are fetched and sorted on SQLite;
+/// a term with more is common, and the list walked in its own order finds a
+/// page of matches sooner (see `Store::search_support`).
+const SQLITE_MAX_CANDIDATES: i64 = 5_000;
+
+/// The FTS5 query that finds a superset of the tickets a lower-cased search
+/// finds: each run of at least three characters the index folds alike
+/// becomes a phrase (a substring, as the trigram tokenizer matches them).
+/// None when no run is that long: a trigram index cannot narrow a search
+/// of one or two characters, and such a search scans.
+fn trigram_query(lowered: &str) -> Option<String> {
+    let phrases: Vec<String> = lowered
+        .split(|c| !fts_folds_alike(c))
+        .filter(|run| run.chars().count() >= 3)
+        .map(|run| format!("\"{}\"", run.replace('"', "\"\"")))
+        .collect();
+    (!phrases.is_empty()).then(|| phrases.join(" AND "))
+}
+
+/// Whether FTS5's trigram tokenizer, which folds case by Unicode 6.1,
+/// surely folds to `c` whatever the search folds to it: true for characters
+/// without a capital, and for small letters whose capital is Latin (up to
+/// Latin Extended-B), Greek or Cyrillic, all paired long before 6.1. Other
+/// capitals (Georgian Mtavruli, Cherokee, Latin Extended-D, …) may be
+/// newer: their small letters break a phrase instead, so no match is lost.
+fn fts_folds_alike(c: char) -> bool {
+    c != '\0'
+        && case_folds(c.encode_utf8(&mut [0; 4]))
+            .iter()
+            .flat_map(|(capital, _)| capital.chars())
+            .all(|u| matches!(u, '\u{c0}'..='\u{24f}' | '\u{386}'..='\u{3ab}' | '\u{400}'..='\u{4ff}'))
+}
+
+/// Every pair `case_folds` may produce: each capital beyond ASCII that Rust
+/// folds to one small letter and back. Cased letters live in the first two
+/// planes; the rest are ideographs and private use.
+fn all_case_folds() -> &'static [(String, String)] {
+    static FOLDS: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    FOLDS.get_or_init(|| {
+        let smalls: String = ('\u{80}'..='\u{1ffff}')
+            .filter(|c| c.to_lowercase().eq([*c]) && !c.to_uppercase().eq([*c]))
+            .collect();
+        case_folds(&smalls)
+    })
+}
+
+/// The capitals that PostgreSQL's `LOWER` folds as it folds their small
+/// letter, asked once when the store opens: in a UTF-8 locale all that its
+/// C library knows, in the C locale none. Refused or unanswerable: none.
+/// Each letter stands alone between spaces (no final sigma).
+pub(crate) async fn capitals_lower_folds(pool: &AnyPool) -> HashSet<char> {
+    let folds = all_case_folds();
+    let join =
+        |side: fn(&(String, String)) -> &str| folds.iter().map(side).collect::<Vec<_>>().join(" ");
+    let answer = sqlx::query("SELECT LOWER($1) AS capitals, LOWER($2) AS smalls")
+        .bind(join(|f| &f.0))
+        .bind(join(|f| &f.1))
+        .fetch_one(pool)
+        .await;
+    let (capitals, smalls): (String, String) = match answer
+        .and_then(|r| Ok((r.try_get("capitals")?, r.try_get("smalls")?)))
+    {
+        Ok(lowered) => lowered,
+        Err(e) => {
+            tracing::warn!(error = %e, "quick search: cannot ask how LOWER folds; folding in SQL");
+            return HashSet::new();
+        }
+    };
+    let (capitals, smalls): (Vec<_>, Vec<_>) =
+        (capitals.split(' ').collect(), smalls.split(' ').collect());
+    if capitals.len() != folds.len() || smalls.len() != folds.len() {
+        return HashSet::new();
+    }
+    folds
+        .iter()
+        .zip(capitals.iter().zip(&smalls))
+        .filter(|(_, (capital, small))| capital == small)
+        .filter_map(|((capital, _), _)| capital.chars().next())
+        .collect()
+}
+
 /// A keyset cursor is the sort value and the id of the last row shown.
 fn encode_cursor(value: &str, id: Id) -> String {
     format!("{id}.{value}")
@@ -377,6 +461,7 @@ impl Store {
             StatusFilter::NewCalls => sql.push(" AND t.status = 'new' AND t.kind = 'call'"),
         };
         let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let wide = matches!(q.scope, Scope::All);
         if let Some(number) = search.and_then(|s| s.parse::<TicketNumber>().ok()) {
             // A whole ticket number, as read out on the phone: one index
             // lookup instead of a scan of every ticket in scope.
@@ -384,7 +469,9 @@ impl Store {
                 .bind(Arg::Text(number.to_string()));
         } else if let Some(search) = search {
             let pattern = like_pattern(search);
-            let folds = case_folds(&pattern);
+            let folds = self
+                .search_support(&mut sql, &search.to_lowercase(), wide)
+                .await?;
             let columns = ["t.number", "t.short_text", "t.reference"];
             for (i, column) in columns.into_iter().enumerate() {
                 sql.push(if i == 0 { " AND (LOWER(" } else { " OR LOWER(" });
@@ -434,8 +521,12 @@ impl Store {
         }
         sql.push(&format!(" ORDER BY {column} {dir}, t.id {dir} LIMIT "))
             .bind(Arg::Int(q.limit + 1));
+        // A search is prepared afresh, so PostgreSQL plans it for its term
+        // (rare: the trigram index; common: the list's order), not once for
+        // any term.
         let rows = sql
             .query()
+            .persistent(search.is_none())
             .fetch_all(&self.pool)
             .await
             .context("listing tickets")?;
@@ -457,6 +548,63 @@ impl Store {
             None
         };
         Ok(Page { items, next })
+    }
+
+    /// All that differs per database in a quick search for `lowered`. The
+    /// exact test is the same on both: `LOWER(column) LIKE pattern` over
+    /// number, short text and reference, with the returned case folds
+    /// written out as `REPLACE` where `LOWER` misses them. What narrows the
+    /// candidates before it differs. `wide`: a search over all tickets.
+    async fn search_support(
+        &self,
+        sql: &mut Sql,
+        lowered: &str,
+        wide: bool,
+    ) -> Result<Vec<(String, String)>> {
+        let mut folds = case_folds(lowered);
+        match self.backend {
+            // The pg_trgm indexes serve `LOWER(column) LIKE …` as written,
+            // and the planner, knowing how common the term is, picks them or
+            // the list's order. A `REPLACE` would hide the column from them,
+            // so folds that `LOWER` makes anyway are left out.
+            Backend::Postgres => {
+                if let Some(done) = &self.lower_folds {
+                    folds.retain(|(capital, _)| !capital.chars().all(|c| done.contains(&c)));
+                }
+            }
+            // FTS5 narrows the candidates, the exact test follows. SQLite
+            // cannot tell how many there are, so it is asked first: up to
+            // `SQLITE_MAX_CANDIDATES` they are fetched and sorted; a term
+            // with more is common, and the list is walked in its order. A
+            // person's or business partner's tickets are few; their own
+            // index narrows the scan, as it did before.
+            Backend::Sqlite if wide => {
+                let Some(query) = trigram_query(lowered) else {
+                    return Ok(folds);
+                };
+                let candidates: i64 = sqlx::query(
+                    "SELECT count(*) AS n FROM (SELECT 1 FROM tickets_search \
+                     WHERE tickets_search MATCH $1 LIMIT $2)",
+                )
+                .bind(query.as_str())
+                .bind(SQLITE_MAX_CANDIDATES)
+                .fetch_one(&self.pool)
+                .await
+                .context("counting search candidates")?
+                .try_get("n")
+                .context("counting search candidates")?;
+                if candidates < SQLITE_MAX_CANDIDATES {
+                    sql.push(
+                        " AND t.id IN (SELECT rowid FROM tickets_search \
+                         WHERE tickets_search MATCH ",
+                    )
+                    .bind(Arg::Text(query))
+                    .push(")");
+                }
+            }
+            Backend::Sqlite => {}
+        }
+        Ok(folds)
     }
 
     /// The timeline of a ticket, oldest first, limited to the kinds the
@@ -801,4 +949,45 @@ async fn insert_attachments(
         .context("recording an attachment")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigram_queries_are_phrases_of_three_characters_or_more() {
+        assert_eq!(trigram_query("ab"), None);
+        assert_eq!(trigram_query("ü"), None);
+        assert_eq!(
+            trigram_query("nummer 4711").as_deref(),
+            Some("\"nummer 4711\"")
+        );
+        assert_eq!(
+            trigram_query("überhitzung").as_deref(),
+            Some("\"überhitzung\"")
+        );
+        assert_eq!(
+            trigram_query("say \"hi\" or").as_deref(),
+            Some("\"say \"\"hi\"\" or\"")
+        );
+        assert_eq!(trigram_query("100%_\\").as_deref(), Some("\"100%_\\\""));
+        // Georgian capitals are newer than the tokenizer's tables.
+        assert_eq!(trigram_query("ა"), None);
+        assert_eq!(trigram_query("abცde fგhi").as_deref(), Some("\"de f\""));
+        assert_eq!(
+            trigram_query("ab cდef gh").as_deref(),
+            Some("\"ab c\" AND \"ef gh\"")
+        );
+        assert_eq!(trigram_query("ab\0cd"), None);
+    }
+
+    #[test]
+    fn every_fold_pair_is_known() {
+        let folds = all_case_folds();
+        assert!(folds.contains(&("Ü".to_string(), "ü".to_string())));
+        assert!(folds.contains(&("Ა".to_string(), "ა".to_string())));
+        assert!(!folds.iter().any(|(_, small)| small == "ß"));
+        assert!(folds.len() > 1000);
+    }
 }

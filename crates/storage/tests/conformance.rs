@@ -698,6 +698,234 @@ async fn quick_search_finds_number_short_text_and_reference() {
     .await;
 }
 
+/// The numbers a quick search over all tickets with the given status finds.
+async fn found_in(store: &Store, status: StatusFilter, search: &str) -> Vec<String> {
+    let q = TicketQuery {
+        search: Some(search.to_string()),
+        ..query(Scope::All, status)
+    };
+    let page = store.list_tickets(&q).await.unwrap();
+    page.items
+        .into_iter()
+        .map(|t| t.number.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn quick_search_follows_edits_of_the_report() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let call = open_ticket(&store, &w, "Scanner offline", T0).await;
+        let other = open_ticket(&store, &w, "Scanner slow", T0).await;
+        let (call_no, other_no) = (call.number.as_str(), other.number.as_str());
+        assert_eq!(found(&store, "offline").await, [call_no]);
+        assert_eq!(found(&store, "scanner").await, [call_no, other_no]);
+
+        store
+            .edit_report(&call, "Plotter jammed", "Paper everywhere", w.anna, T0 + 10)
+            .await
+            .unwrap();
+        assert!(
+            found(&store, "offline").await.is_empty(),
+            "the old text is gone"
+        );
+        assert_eq!(found(&store, "scanner").await, [other_no]);
+        assert_eq!(found(&store, "PLOTTER JAM").await, [call_no]);
+        assert!(
+            found(&store, "everywhere").await.is_empty(),
+            "the description is not searched"
+        );
+
+        // Changes of other columns leave the index as it was …
+        let t = reload(&store, &call.number).await;
+        store
+            .classify(&t, TicketKind::Incident, w.dora, T0 + 20)
+            .await
+            .unwrap();
+        assert_eq!(found(&store, "jammed").await, [call_no]);
+        // … and closing moves the ticket from one list to the other.
+        let t = reload(&store, &call.number).await;
+        store
+            .set_status(&t, TicketStatus::Closed, w.dora, T0 + 30)
+            .await
+            .unwrap();
+        assert!(found(&store, "jammed").await.is_empty());
+        assert_eq!(
+            found_in(&store, StatusFilter::Closed, "jammed").await,
+            [call_no]
+        );
+        assert_eq!(
+            found_in(&store, StatusFilter::NewCalls, "scanner").await,
+            [other_no]
+        );
+        assert!(
+            found_in(&store, StatusFilter::NewCalls, "plotter")
+                .await
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn quick_search_of_one_or_two_characters_and_special_ones() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let create = |short_text: &'static str, reference: &'static str| {
+            let store = store.clone();
+            async move {
+                let mut new = report(w.acme, w.anna, w.anna, short_text);
+                new.reference = reference.to_string();
+                store.create_ticket(&new, &[], YEAR, T0).await.unwrap().1
+            }
+        };
+        let oil = create("Ölwechsel fällig", "").await;
+        let temp = create("Log voll", r"C:\Temp\X_1").await;
+        let quote = create(r#"Fehler "Disk full" AND (NOT) *"#, "").await;
+        let plain = create("Drucker 4", "Q").await;
+        let (oil, temp, quote, plain) =
+            (oil.as_str(), temp.as_str(), quote.as_str(), plain.as_str());
+
+        assert_eq!(found(&store, "ö").await, [oil]);
+        assert_eq!(found(&store, "Ö").await, [oil]);
+        assert_eq!(found(&store, "ÖL").await, [oil]);
+        assert_eq!(found(&store, "ä").await, [oil]);
+        assert_eq!(found(&store, "q").await, [plain]);
+        assert_eq!(found(&store, "4").await, [plain]);
+        assert_eq!(found(&store, "r 4").await, [plain]);
+        assert_eq!(found(&store, "lo").await, [temp]);
+        assert_eq!(found(&store, "x_").await, [temp]);
+        assert_eq!(found(&store, "_").await, [temp]);
+        assert_eq!(found(&store, r"\").await, [temp]);
+        assert_eq!(found(&store, r":\").await, [temp]);
+        assert_eq!(found(&store, r"c:\temp\x_1").await, [temp]);
+        assert_eq!(found(&store, r"\TEMP\").await, [temp]);
+        assert!(found(&store, r"c:_temp").await.is_empty());
+        assert!(found(&store, r"c:%temp").await.is_empty());
+        assert!(found(&store, r"\temp%").await.is_empty());
+        assert!(found(&store, "x_2").await.is_empty());
+
+        // Quotes and operators are text, never query syntax.
+        assert_eq!(found(&store, r#""disk full""#).await, [quote]);
+        assert_eq!(found(&store, r#"r "d"#).await, [quote]);
+        assert_eq!(found(&store, "AND (NOT) *").await, [quote]);
+        assert_eq!(found(&store, "\"").await, [quote]);
+        assert!(found(&store, "disk AND full").await.is_empty());
+        assert!(found(&store, r#""""#).await.is_empty());
+        assert!(found(&store, "NEAR(a b)").await.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn quick_search_ignores_case_in_every_script() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let create = |short_text: String| {
+            let store = store.clone();
+            async move {
+                let new = report(w.acme, w.anna, w.anna, &short_text);
+                store.create_ticket(&new, &[], YEAR, T0).await.unwrap().1
+            }
+        };
+        let greek = create("ΣΎΣΤΗΜΑ ΕΚΤΌΣ".to_string()).await;
+        let cyrillic = create("ПРИНТЕР НЕ ПЕЧАТАЕТ".to_string()).await;
+        // Georgian capitals (Mtavruli) came with Unicode 11, after the
+        // tables of SQLite's trigram tokenizer.
+        let georgian = create("ᲒᲐᲛᲐᲠᲯᲝᲑᲐ Welt".to_string()).await;
+        assert_eq!(found(&store, "σύστημα").await, [greek.as_str()]);
+        assert_eq!(found(&store, "ύστημα εκ").await, [greek.as_str()]);
+        assert_eq!(found(&store, "принтер не").await, [cyrillic.as_str()]);
+        assert_eq!(found(&store, "გამარჯობა").await, [georgian.as_str()]);
+        assert_eq!(found(&store, "ᲒᲐᲛ").await, [georgian.as_str()]);
+        assert_eq!(found(&store, "ობა we").await, [georgian.as_str()]);
+        assert_eq!(found(&store, "ა welt").await, [georgian.as_str()]);
+
+        // Every capital of Latin, Greek and Cyrillic that has a small letter
+        // of its own is found by that small letter, in runs of twenty.
+        let capitals: Vec<char> = ('\u{c0}'..='\u{4ff}')
+            .filter(|c| {
+                let mut small = c.to_lowercase();
+                match (small.next(), small.next()) {
+                    (Some(s), None) => s != *c && s.to_uppercase().eq([*c]),
+                    _ => false,
+                }
+            })
+            .collect();
+        assert!(capitals.len() > 300, "{}", capitals.len());
+        let mut expected = Vec::new();
+        for run in capitals.chunks(20) {
+            let text: String = run.iter().collect();
+            expected.push((create(text.clone()).await, text.to_lowercase()));
+        }
+        for (number, small) in &expected {
+            assert_eq!(found(&store, small).await, [number.as_str()], "{small}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn quick_search_of_all_tickets_pages_like_the_list() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        for i in 0..12 {
+            let text = if i % 3 == 0 {
+                "Kaffeemaschine kaputt"
+            } else {
+                "Monitor flackert"
+            };
+            let (_, number) = store
+                .create_ticket(&report(w.acme, w.anna, w.anna, text), &[], YEAR, T0 + i)
+                .await
+                .unwrap();
+            if i % 4 == 0 {
+                let t = reload(&store, &number).await;
+                store
+                    .set_status(&t, TicketStatus::InProgress, w.dora, T0 + 100 - i)
+                    .await
+                    .unwrap();
+            }
+        }
+        for &sort in SortKey::ALL {
+            for descending in [false, true] {
+                let base = TicketQuery {
+                    sort,
+                    descending,
+                    search: Some("MONITOR".to_string()),
+                    ..query(Scope::All, StatusFilter::Open)
+                };
+                let whole: Vec<_> = store
+                    .list_tickets(&base)
+                    .await
+                    .unwrap()
+                    .items
+                    .iter()
+                    .map(|t| t.id)
+                    .collect();
+                assert_eq!(whole.len(), 8);
+                let mut walked = Vec::new();
+                let mut after = None;
+                loop {
+                    let q = TicketQuery {
+                        after: after.take(),
+                        limit: 3,
+                        ..base.clone()
+                    };
+                    let page = store.list_tickets(&q).await.unwrap();
+                    walked.extend(page.items.iter().map(|t| t.id));
+                    match page.next {
+                        Some(cursor) => after = Some(cursor),
+                        None => break,
+                    }
+                }
+                assert_eq!(walked, whole, "{sort:?}, descending {descending}");
+            }
+        }
+    })
+    .await;
+}
+
 // ------------------------------------------------------------------ timelines
 
 #[tokio::test]
