@@ -9,7 +9,7 @@ use ticketwerk_domain::access::{Scope, StatusFilter};
 use ticketwerk_domain::model::{
     Attachment, Entry, NewAttachment, NewTicket, Ticket, TicketSummary,
 };
-use ticketwerk_domain::ticket::status_after_entry;
+use ticketwerk_domain::ticket::{check_transition, status_after_entry};
 use ticketwerk_domain::{
     DomainError, EntryKind, Id, Priority, TicketKind, TicketNumber, TicketStatus, Timestamp,
 };
@@ -498,12 +498,20 @@ impl Store {
         } else {
             (">", "ASC")
         };
-        if let Some((id, value)) = q.after.as_deref().and_then(decode_cursor) {
-            let value = if q.sort.is_text() {
-                Arg::Text(value)
-            } else {
-                Arg::Int(value.parse().unwrap_or(0))
-            };
+        // A cursor that does not fit the sort (edited by hand, or from
+        // another sort) is ignored: the list starts at its first page.
+        let cursor = q
+            .after
+            .as_deref()
+            .and_then(decode_cursor)
+            .and_then(|(id, value)| {
+                if q.sort.is_text() {
+                    Some((id, Arg::Text(value)))
+                } else {
+                    value.parse().ok().map(|v| (id, Arg::Int(v)))
+                }
+            });
+        if let Some((id, value)) = cursor {
             sql.push(&format!(" AND ({column} {cmp} "))
                 .bind(value)
                 .push(&format!(" OR ({column} = "));
@@ -684,15 +692,25 @@ impl Store {
         attachments: &[NewAttachment],
         now: Timestamp,
     ) -> Result<Id> {
-        let mut tx = self.pool.begin().await.context("adding an entry")?;
         let next = status_after_entry(kind, ticket.status);
+        if let Some(next) = next {
+            check_transition(ticket.kind, ticket.status, next)?;
+        }
         let status = next.unwrap_or(ticket.status);
+        // An internal note leaves no trace a customer could see, not even
+        // the time of the last change.
+        let updated_at = if kind.customer_visible() {
+            now
+        } else {
+            ticket.updated_at
+        };
+        let mut tx = self.pool.begin().await.context("adding an entry")?;
         let done = sqlx::query(
             "UPDATE tickets SET updated_at = $2, status = $3, is_open = $4 \
              WHERE id = $1 AND status = $5 AND status <> 'closed'",
         )
         .bind(ticket.id)
-        .bind(now)
+        .bind(updated_at)
         .bind(status.code())
         .bind(i64::from(status.is_open()))
         .bind(ticket.status.code())
@@ -729,6 +747,7 @@ impl Store {
         if to == ticket.status {
             return Ok(());
         }
+        check_transition(ticket.kind, ticket.status, to)?;
         let mut tx = self.pool.begin().await.context("changing a status")?;
         let done = sqlx::query(
             "UPDATE tickets SET status = $2, is_open = $3, updated_at = $4 WHERE id = $1 AND status = $5",
@@ -821,12 +840,15 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(DomainError::Conflict("report_locked").into());
         }
+        // The entry keeps the text as it was, so an edit never erases what
+        // was first reported.
+        let previous = format!("{}\n\n{}", ticket.short_text, ticket.description);
         insert_entry(
             &mut tx,
             ticket.id,
             EntryKind::ReportEdited,
             Some(author),
-            "",
+            &previous,
             now,
         )
         .await?;

@@ -84,6 +84,35 @@ async fn open_ticket(store: &Store, w: &World, short_text: &str, now: i64) -> Ti
     reload(store, &number).await
 }
 
+/// Solves a ticket the way the desk must: a call is classified first.
+async fn solve(store: &Store, w: &World, t: &Ticket, now: i64) -> Ticket {
+    let mut t = reload(store, &t.number).await;
+    if t.kind == TicketKind::Call {
+        store
+            .classify(&t, TicketKind::Incident, w.dora, now)
+            .await
+            .unwrap();
+        t = reload(store, &t.number).await;
+    }
+    if t.status != TicketStatus::Solved {
+        store
+            .add_entry(&t, EntryKind::Solution, w.dora, "Solved", &[], now)
+            .await
+            .unwrap();
+    }
+    reload(store, &t.number).await
+}
+
+/// Closes a ticket the way the desk must: classified, solved, closed.
+async fn close(store: &Store, w: &World, t: &Ticket, now: i64) -> Ticket {
+    let t = solve(store, w, t, now).await;
+    store
+        .set_status(&t, TicketStatus::Closed, w.dora, now)
+        .await
+        .unwrap();
+    reload(store, &t.number).await
+}
+
 fn file(name: &str, key: &str) -> NewAttachment {
     NewAttachment {
         file_name: name.to_string(),
@@ -499,14 +528,8 @@ async fn lists_filter_open_closed_and_new_calls() {
             .set_status(&worked_call, TicketStatus::InProgress, w.dora, T0 + 1)
             .await
             .unwrap();
-        store
-            .add_entry(&solved, EntryKind::Solution, w.dora, "Done", &[], T0 + 1)
-            .await
-            .unwrap();
-        store
-            .set_status(&closed, TicketStatus::Closed, w.dora, T0 + 1)
-            .await
-            .unwrap();
+        solve(&store, &w, &solved, T0 + 1).await;
+        close(&store, &w, &closed, T0 + 1).await;
 
         let all = || Scope::Partners(vec![w.acme]);
         assert_eq!(
@@ -573,10 +596,7 @@ async fn keyset_paging_walks_every_row_exactly_once() {
                         .unwrap();
                 }
                 _ => {
-                    store
-                        .add_entry(&t, EntryKind::Solution, w.dora, "Fixed", &[], later)
-                        .await
-                        .unwrap();
+                    solve(&store, &w, &t, later).await;
                 }
             }
         }
@@ -744,11 +764,7 @@ async fn quick_search_follows_edits_of_the_report() {
             .unwrap();
         assert_eq!(found(&store, "jammed").await, [call_no]);
         // … and closing moves the ticket from one list to the other.
-        let t = reload(&store, &call.number).await;
-        store
-            .set_status(&t, TicketStatus::Closed, w.dora, T0 + 30)
-            .await
-            .unwrap();
+        close(&store, &w, &call, T0 + 30).await;
         assert!(found(&store, "jammed").await.is_empty());
         assert_eq!(
             found_in(&store, StatusFilter::Closed, "jammed").await,
@@ -1092,7 +1108,13 @@ async fn entries_move_the_status() {
                 .unwrap();
             let after = reload(&store, &number).await;
             assert_eq!(after.status, expected, "after {kind:?}");
-            assert_eq!(after.updated_at, now);
+            // An internal note leaves the time a customer sees untouched.
+            let changed_at = if kind.customer_visible() {
+                now
+            } else {
+                before.updated_at
+            };
+            assert_eq!(after.updated_at, changed_at, "after {kind:?}");
 
             let timeline = store.entries(t.id, &everything).await.unwrap();
             let at = timeline.iter().position(|e| e.id == id).unwrap();
@@ -1119,15 +1141,11 @@ async fn closed_tickets_take_no_more_entries() {
     for_each_backend(|store| async move {
         let w = World::create(&store).await;
         let stale = open_ticket(&store, &w, "Monitor flickers", T0).await;
-        store
-            .set_status(&stale, TicketStatus::Closed, w.dora, T0 + 10)
-            .await
-            .unwrap();
-        let closed = reload(&store, &stale.number).await;
+        let closed = close(&store, &w, &stale, T0 + 10).await;
         assert_eq!(closed.status, TicketStatus::Closed);
         let everything = EntryKind::ALL.to_vec();
         let timeline_before = store.entries(closed.id, &everything).await.unwrap();
-        assert_eq!(timeline_before.last().unwrap().body, "new>closed");
+        assert_eq!(timeline_before.last().unwrap().body, "solved>closed");
 
         let late = [file("late.png", "k-late")];
         for (kind, author) in [
@@ -1335,10 +1353,7 @@ async fn the_report_can_be_edited_until_classification() {
 
         // A closed call is locked too.
         let closed = open_ticket(&store, &w, "Never mind", T0).await;
-        store
-            .set_status(&closed, TicketStatus::Closed, w.dora, T0 + 10)
-            .await
-            .unwrap();
+        let closed = close(&store, &w, &closed, T0 + 10).await;
         assert_eq!(
             refusal(
                 store
@@ -1706,4 +1721,90 @@ async fn the_file_store_keeps_bytes_under_safe_keys() {
     }
     assert!(outside.exists());
     assert_eq!(files.get(&empty).await.unwrap(), b"");
+}
+
+#[tokio::test]
+async fn the_desk_follows_the_status_rules() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let call = open_ticket(&store, &w, "Laptop", T0).await;
+        for to in [TicketStatus::Solved, TicketStatus::Closed] {
+            let refused = refusal(store.set_status(&call, to, w.dora, T0 + 1).await);
+            assert_eq!(refused, DomainError::Conflict("classify_first"));
+        }
+        let solution = store
+            .add_entry(&call, EntryKind::Solution, w.dora, "Fixed", &[], T0 + 1)
+            .await;
+        assert_eq!(refusal(solution), DomainError::Conflict("classify_first"));
+        store
+            .classify(&call, TicketKind::Incident, w.dora, T0 + 2)
+            .await
+            .unwrap();
+        let t = reload(&store, &call.number).await;
+        let early = refusal(
+            store
+                .set_status(&t, TicketStatus::Closed, w.dora, T0 + 3)
+                .await,
+        );
+        assert_eq!(early, DomainError::Conflict("solve_first"));
+        let new = refusal(
+            store
+                .set_status(&t, TicketStatus::New, w.dora, T0 + 3)
+                .await,
+        );
+        assert_eq!(new, DomainError::Conflict("status_new_not_allowed"));
+        assert_eq!(
+            reload(&store, &call.number).await.status,
+            TicketStatus::InProgress
+        );
+        let closed = close(&store, &w, &t, T0 + 4).await;
+        store
+            .set_status(&closed, TicketStatus::InProgress, w.dora, T0 + 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            reload(&store, &call.number).await.status,
+            TicketStatus::InProgress
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_edited_report_keeps_what_was_first_reported() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let call = open_ticket(&store, &w, "Drucker", T0).await;
+        store
+            .edit_report(&call, "Drucker und Scanner", "Beide aus", w.anna, T0 + 5)
+            .await
+            .unwrap();
+        let timeline = store.entries(call.id, &customer_kinds()).await.unwrap();
+        let edit = timeline
+            .iter()
+            .find(|e| e.kind == EntryKind::ReportEdited)
+            .unwrap();
+        assert!(edit.body.starts_with("Drucker\n\n"), "{:?}", edit.body);
+        assert!(edit.body.contains(&call.description));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cursor_that_does_not_fit_starts_at_the_first_page() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        for i in 0..3 {
+            open_ticket(&store, &w, &format!("Ticket {i}"), T0 + i).await;
+        }
+        let mut q = query(Scope::Partners(vec![w.acme]), StatusFilter::Open);
+        q.sort = SortKey::Updated;
+        let first = store.list_tickets(&q).await.unwrap().items.len();
+        for bad in ["1.notanumber", "abc", "", ".", "x.1"] {
+            q.after = Some(bad.to_string());
+            let page = store.list_tickets(&q).await.unwrap();
+            assert_eq!(page.items.len(), first, "cursor {bad:?}");
+        }
+    })
+    .await;
 }
