@@ -474,6 +474,14 @@ const TICKETS: &[DemoTicket] = &[
         steps: &[
             (120, Step::Classify(TicketKind::ServiceRequest)),
             (
+                600,
+                Step::Entry(
+                    EntryKind::CustomerNote,
+                    "markus",
+                    "Wäre das bis Freitag möglich? Ab Montag bin ich mit dem Laptop unterwegs.",
+                ),
+            ),
+            (
                 DAY,
                 Step::Entry(
                     EntryKind::Solution,
@@ -481,14 +489,6 @@ const TICKETS: &[DemoTicket] = &[
                     "Der VPN-Zugang ist eingerichtet und auf dem Laptop MS-NB-0160 \
                      installiert. Die Zugangsdaten hat Herr Hoffmann in einer separaten E-Mail \
                      erhalten.",
-                ),
-            ),
-            (
-                DAY + 90,
-                Step::Entry(
-                    EntryKind::CustomerNote,
-                    "markus",
-                    "Funktioniert, vielen Dank!",
                 ),
             ),
             (4 * DAY, Step::Status(TicketStatus::Closed)),

@@ -1,0 +1,168 @@
+//! Whole pages, over HTTP, at a million tickets: the real server with its
+//! sessions, access rules, queries and templates, asked by a client on
+//! loopback. Prints median and p99 of each page.
+//!
+//! `cargo bench -p ticketwerk-web --bench pages` uses SQLite in a temp
+//! folder; `TICKETWERK_BENCH_DATABASE_URL=postgres://…` an empty PostgreSQL
+//! database; `BENCH_TICKETS=N` another size.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use sqlx::Executor;
+use ticketwerk_domain::Email;
+use ticketwerk_domain::auth::{hash_token, new_token};
+use ticketwerk_storage::{FileStore, NewPerson, SessionStage, Store};
+use ticketwerk_web::{App, Settings};
+
+#[path = "../../storage/benches/common/mod.rs"]
+mod common;
+use common::{PERSONS, seed_sql, time};
+
+/// A signed-in session for a person, as sign-in leaves it; the page
+/// timings start after sign-in.
+async fn session(store: &Store, person: i64, now: i64) -> String {
+    let token = new_token();
+    store
+        .create_session(
+            &hash_token(&token),
+            person,
+            SessionStage::Full,
+            &new_token(),
+            now,
+        )
+        .await
+        .unwrap();
+    format!("tw_session={token}")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let tickets: i64 = std::env::var("BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let url = std::env::var("TICKETWERK_BENCH_DATABASE_URL").unwrap_or_else(|_| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.sqlite").display()
+        )
+    });
+    let postgres = url.starts_with("postgres");
+    let store = Store::open(&url).await.unwrap();
+    let started = Instant::now();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    for sql in seed_sql(postgres, tickets) {
+        pool.execute(sql.as_str()).await.unwrap();
+    }
+    pool.execute("ANALYZE").await.unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    let agent = NewPerson {
+        email: Email::parse("desk@bench.example").unwrap(),
+        name: "Dana Desk".into(),
+        phone: String::new(),
+        language: "de".into(),
+        agent: true,
+        password_hash: None,
+    };
+    let agent = store.create_person(&agent, now).await.unwrap();
+    println!(
+        "seeded {tickets} tickets on {} in {:.1} s",
+        if postgres { "PostgreSQL" } else { "SQLite" },
+        started.elapsed().as_secs_f64()
+    );
+
+    let settings = Settings {
+        insecure_cookies: true,
+        ..Settings::default()
+    };
+    let app = App::new(
+        store.clone(),
+        FileStore::new(dir.path().join("files")),
+        settings,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { ticketwerk_web::serve(listener, app).await.unwrap() });
+
+    // Seeded person 1 belongs to partner 1; every PERSONS-th ticket is theirs.
+    let customer = session(&store, 1, now).await;
+    let desk = session(&store, agent, now).await;
+    let own_ticket = format!("2026-{:07}", PERSONS);
+    let any_ticket = format!("2026-{:07}", tickets / 2 + 1);
+    let client = reqwest::Client::new();
+
+    println!(
+        "| {:<52} | {:>8} | {:>8} |",
+        "page (HTTP GET, 25 rows a list)", "median ms", "p99 ms"
+    );
+    println!("|{:-<54}|{:-<10}|{:-<10}|", "", "", "");
+    let pages = [
+        ("customer: home", customer.clone(), "/".to_string()),
+        (
+            "customer: my open tickets",
+            customer.clone(),
+            "/catalog/my-open".to_string(),
+        ),
+        (
+            "customer: my closed tickets",
+            customer.clone(),
+            "/catalog/my-closed".to_string(),
+        ),
+        (
+            "customer: my open tickets, quick search",
+            customer.clone(),
+            "/catalog/my-open?q=nummer".to_string(),
+        ),
+        (
+            "customer: ticket view",
+            customer.clone(),
+            format!("/tickets/{own_ticket}"),
+        ),
+        (
+            "desk: open tickets",
+            desk.clone(),
+            "/catalog/desk-open".to_string(),
+        ),
+        (
+            "desk: open tickets by priority",
+            desk.clone(),
+            "/catalog/desk-open?sort=priority&dir=asc".to_string(),
+        ),
+        (
+            "desk: new calls",
+            desk.clone(),
+            "/catalog/desk-new".to_string(),
+        ),
+        (
+            "desk: quick search for a ticket number",
+            desk.clone(),
+            format!("/catalog/desk-open?q={any_ticket}"),
+        ),
+        (
+            "desk: quick search, rare term",
+            desk.clone(),
+            "/catalog/desk-closed?q=nummer%204711".to_string(),
+        ),
+        (
+            "desk: ticket view",
+            desk.clone(),
+            format!("/tickets/{any_ticket}"),
+        ),
+    ];
+    for (label, cookie, path) in pages {
+        time(label, |_| {
+            let request = client
+                .get(format!("{base}{path}"))
+                .header("Cookie", cookie.clone());
+            async move {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), 200, "{label}");
+                response.bytes().await.unwrap();
+            }
+        })
+        .await;
+    }
+}
