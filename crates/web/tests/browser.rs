@@ -509,7 +509,8 @@ async fn story(driver: &Chromedriver, app: &TestApp) {
     agent
         .add_entry("Rückfrage des Service Desk", QUESTION)
         .await;
-    agent.wait_text("#ticket-status", "Rückfrage an Sie").await;
+    // The desk reads the same status in its own words.
+    agent.wait_text("#ticket-status", "Warten auf Kunde").await;
 
     // The customer sees the question and answers it.
     customer.c.refresh().await.unwrap();
