@@ -19,6 +19,7 @@ use common::{PARTNERS, PERSONS, PERSONS_PER_PARTNER, RUNS, seed_sql, time, time_
 
 fn query(scope: Scope, status: StatusFilter, sort: SortKey, descending: bool) -> TicketQuery {
     TicketQuery {
+        columns: Default::default(),
         scope,
         status,
         sort,

@@ -25,7 +25,7 @@ use ticketwerk_domain::DomainError;
 pub use files::FileStore;
 pub use persons::NewPerson;
 pub use sessions::{Session, SessionStage};
-pub use tickets::{Page, SortKey, TicketQuery};
+pub use tickets::{ColumnFilter, Page, SortKey, TicketQuery};
 
 /// Failures of storage. Domain refusals pass through unchanged; anything
 /// else is an infrastructure error with its cause.

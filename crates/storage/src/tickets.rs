@@ -78,9 +78,44 @@ pub struct TicketQuery {
     pub descending: bool,
     /// Quick search over number, short text and reference.
     pub search: Option<String>,
+    /// Column search: each filled column must match as well.
+    pub columns: ColumnFilter,
     /// Keyset cursor: the page starts after this one.
     pub after: Option<String>,
     pub limit: i64,
+}
+
+/// The column search of a list: text columns match by case-insensitive
+/// substring, status and kind exactly; empty columns do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct ColumnFilter {
+    pub number: Option<String>,
+    pub short_text: Option<String>,
+    pub reference: Option<String>,
+    pub reported_for: Option<String>,
+    pub status: Option<TicketStatus>,
+    pub kind: Option<TicketKind>,
+}
+
+impl ColumnFilter {
+    pub fn is_empty(&self) -> bool {
+        self.text_columns().next().is_none() && self.status.is_none() && self.kind.is_none()
+    }
+
+    /// The filled text columns with the SQL column each searches.
+    fn text_columns(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("t.number", &self.number),
+            ("t.short_text", &self.short_text),
+            ("t.reference", &self.reference),
+            ("pf.name", &self.reported_for),
+        ]
+        .into_iter()
+        .filter_map(|(column, value)| {
+            let v = value.as_deref()?.trim();
+            (!v.is_empty()).then_some((column, v))
+        })
+    }
 }
 
 /// One page of a list, with the cursor of the next page if there is one.
@@ -332,6 +367,26 @@ pub(crate) async fn capitals_lower_folds(pool: &AnyPool) -> HashSet<char> {
         .collect()
 }
 
+/// `LOWER(column) LIKE pattern`, with the case folds `LOWER` misses
+/// written out as `REPLACE` around the column.
+fn push_like(sql: &mut Sql, column: &str, pattern: &str, folds: &[(String, String)]) {
+    sql.push("LOWER(");
+    for _ in folds {
+        sql.push("REPLACE(");
+    }
+    sql.push(column);
+    for (upper, lower) in folds {
+        sql.push(", ")
+            .bind(Arg::Text(upper.clone()))
+            .push(", ")
+            .bind(Arg::Text(lower.clone()))
+            .push(")");
+    }
+    sql.push(") LIKE ")
+        .bind(Arg::Text(pattern.to_string()))
+        .push(" ESCAPE '\\'");
+}
+
 /// A keyset cursor is the sort value and the id of the last row shown.
 fn encode_cursor(value: &str, id: Id) -> String {
     format!("{id}.{value}")
@@ -474,23 +529,27 @@ impl Store {
                 .await?;
             let columns = ["t.number", "t.short_text", "t.reference"];
             for (i, column) in columns.into_iter().enumerate() {
-                sql.push(if i == 0 { " AND (LOWER(" } else { " OR LOWER(" });
-                for _ in &folds {
-                    sql.push("REPLACE(");
-                }
-                sql.push(column);
-                for (upper, lower) in &folds {
-                    sql.push(", ")
-                        .bind(Arg::Text(upper.clone()))
-                        .push(", ")
-                        .bind(Arg::Text(lower.clone()))
-                        .push(")");
-                }
-                sql.push(") LIKE ")
-                    .bind(Arg::Text(pattern.clone()))
-                    .push(" ESCAPE '\\'");
+                sql.push(if i == 0 { " AND (" } else { " OR " });
+                push_like(&mut sql, column, &pattern, &folds);
             }
             sql.push(")");
+        }
+        for (column, value) in q.columns.text_columns() {
+            sql.push(" AND ");
+            push_like(
+                &mut sql,
+                column,
+                &like_pattern(value),
+                &case_folds(&value.to_lowercase()),
+            );
+        }
+        if let Some(status) = q.columns.status {
+            sql.push(" AND t.status = ")
+                .bind(Arg::Text(status.code().to_string()));
+        }
+        if let Some(kind) = q.columns.kind {
+            sql.push(" AND t.kind = ")
+                .bind(Arg::Text(kind.code().to_string()));
         }
         let column = q.sort.column();
         let (cmp, dir) = if q.descending {

@@ -17,7 +17,9 @@ use ticketwerk_domain::{
     DomainError, Email, EntryKind, Impact, Priority, TicketKind, TicketNumber, TicketStatus,
     Urgency,
 };
-use ticketwerk_storage::{FileStore, SessionStage, SortKey, StorageError, Store, TicketQuery};
+use ticketwerk_storage::{
+    ColumnFilter, FileStore, SessionStage, SortKey, StorageError, Store, TicketQuery,
+};
 
 // ---------------------------------------------------------------- helpers
 
@@ -32,6 +34,7 @@ fn refusal<T: std::fmt::Debug>(result: Result<T, StorageError>) -> DomainError {
 
 fn query(scope: Scope, status: StatusFilter) -> TicketQuery {
     TicketQuery {
+        columns: Default::default(),
         scope,
         status,
         sort: SortKey::Number,
@@ -55,6 +58,7 @@ async fn listed(store: &Store, scope: Scope, status: StatusFilter) -> Vec<String
 /// The numbers a quick search over all open tickets finds.
 async fn found(store: &Store, search: &str) -> Vec<String> {
     let q = TicketQuery {
+        columns: Default::default(),
         search: Some(search.to_string()),
         ..query(Scope::All, StatusFilter::Open)
     };
@@ -604,6 +608,7 @@ async fn keyset_paging_walks_every_row_exactly_once() {
         for &sort in SortKey::ALL {
             for descending in [false, true] {
                 let base = TicketQuery {
+                    columns: Default::default(),
                     sort,
                     descending,
                     ..query(Scope::Partners(vec![w.acme]), StatusFilter::Open)
@@ -616,6 +621,7 @@ async fn keyset_paging_walks_every_row_exactly_once() {
                     let mut after = None;
                     loop {
                         let q = TicketQuery {
+                            columns: Default::default(),
                             after: after.take(),
                             limit,
                             ..base.clone()
@@ -710,6 +716,7 @@ async fn quick_search_finds_number_short_text_and_reference() {
             partners: vec![w.acme],
         };
         let q = TicketQuery {
+            columns: Default::default(),
             search: Some("printer".to_string()),
             ..query(bens, StatusFilter::Open)
         };
@@ -721,6 +728,7 @@ async fn quick_search_finds_number_short_text_and_reference() {
 /// The numbers a quick search over all tickets with the given status finds.
 async fn found_in(store: &Store, status: StatusFilter, search: &str) -> Vec<String> {
     let q = TicketQuery {
+        columns: Default::default(),
         search: Some(search.to_string()),
         ..query(Scope::All, status)
     };
@@ -906,6 +914,7 @@ async fn quick_search_of_all_tickets_pages_like_the_list() {
         for &sort in SortKey::ALL {
             for descending in [false, true] {
                 let base = TicketQuery {
+                    columns: Default::default(),
                     sort,
                     descending,
                     search: Some("MONITOR".to_string()),
@@ -924,6 +933,7 @@ async fn quick_search_of_all_tickets_pages_like_the_list() {
                 let mut after = None;
                 loop {
                     let q = TicketQuery {
+                        columns: Default::default(),
                         after: after.take(),
                         limit: 3,
                         ..base.clone()
@@ -1805,6 +1815,61 @@ async fn a_cursor_that_does_not_fit_starts_at_the_first_page() {
             let page = store.list_tickets(&q).await.unwrap();
             assert_eq!(page.items.len(), first, "cursor {bad:?}");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn column_search_narrows_each_column() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let printer = open_ticket(&store, &w, "Drucker Etage 3", T0).await;
+        let screen = open_ticket(&store, &w, "Bildschirm flackert", T0 + 1).await;
+        store
+            .classify(&screen, TicketKind::Incident, w.dora, T0 + 2)
+            .await
+            .unwrap();
+        let numbers = |columns: ColumnFilter| {
+            let store = store.clone();
+            let acme = w.acme;
+            async move {
+                let mut q = query(Scope::Partners(vec![acme]), StatusFilter::Open);
+                q.columns = columns;
+                let page = store.list_tickets(&q).await.unwrap();
+                page.items
+                    .into_iter()
+                    .map(|t| t.number.to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        let p = printer.number.to_string();
+        let s = screen.number.to_string();
+        let text = ColumnFilter {
+            short_text: Some("ETAGE".into()),
+            ..Default::default()
+        };
+        assert_eq!(numbers(text).await, [p.clone()]);
+        let kind = ColumnFilter {
+            kind: Some(TicketKind::Incident),
+            ..Default::default()
+        };
+        assert_eq!(numbers(kind).await, [s.clone()]);
+        let status = ColumnFilter {
+            status: Some(TicketStatus::New),
+            ..Default::default()
+        };
+        assert_eq!(numbers(status).await, [p.clone()]);
+        let person = ColumnFilter {
+            reported_for: Some("berg".into()),
+            ..Default::default()
+        };
+        assert_eq!(numbers(person).await.len(), 2);
+        let both = ColumnFilter {
+            number: Some(s[5..].to_string()),
+            reference: Some("%".into()),
+            ..Default::default()
+        };
+        assert!(numbers(both).await.is_empty(), "% is literal");
     })
     .await;
 }

@@ -418,6 +418,7 @@ async fn check_seed(store: &Store, files: &FileStore) {
     for status in [StatusFilter::Open, StatusFilter::Closed] {
         let page = store
             .list_tickets(&TicketQuery {
+                columns: Default::default(),
                 scope: Scope::All,
                 status,
                 sort: SortKey::Updated,

@@ -615,7 +615,9 @@ async fn catalogs_sort_and_page() {
     assert!(first.contains("Anfrage Nummer 00") && first.contains("Anfrage Nummer 24"));
     assert!(!first.contains("Anfrage Nummer 25"));
     let next = first.body.split("rel=\"next\" href=\"").nth(1).unwrap();
-    let next = next[..next.find('"').unwrap()].replace("&amp;", "&");
+    let next = next[..next.find('"').unwrap()]
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
     let second = anna.get(&next).await;
     assert!(second.contains("Anfrage Nummer 25") && second.contains("Anfrage Nummer 26"));
     assert!(!second.contains("Anfrage Nummer 24"));
@@ -885,4 +887,58 @@ async fn a_business_partner_one_does_not_belong_to_is_not_a_choice() {
     assert!(page.contains("id=\"business_partner_id-error\">Diese Auswahl ist nicht möglich."));
     assert!(!page.contains("Fremde AG"));
     assert!(page.contains("Müller GmbH (K-1)") && page.contains("Stadtwerke Lindenau (K-2)"));
+}
+
+#[tokio::test]
+async fn column_search_filters_each_column_and_pages_keep_it() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    app.agent("desk@example.com", "Dana Desk").await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    for i in 0..27 {
+        anna.create_ticket(&format!("Drucker Etage {i:02}"), &[])
+            .await;
+    }
+    let other = ticket_number(&anna.create_ticket("Bildschirm flackert", &[]).await);
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let csrf = dana.csrf().await;
+    dana.post(
+        &format!("/tickets/{other}/classify"),
+        &[("value", "incident"), ("csrf", &csrf)],
+    )
+    .await;
+
+    let text = anna.get("/catalog/my-open?c_short_text=BILDSCHIRM").await;
+    assert!(text.contains("Bildschirm flackert") && !text.contains("Drucker Etage"));
+    assert!(
+        text.contains("<details class=\"column-search\" open>"),
+        "the filter stays shown"
+    );
+    let kind = anna.get("/catalog/my-open?c_kind=incident").await;
+    assert!(kind.contains("Bildschirm flackert") && !kind.contains("Drucker Etage"));
+    let status = anna
+        .get("/catalog/my-open?c_status=in_progress&c_kind=call")
+        .await;
+    assert!(status.contains("Keine Tickets passen zur Suche."));
+    let by_person = anna
+        .get("/catalog/my-open?c_reported_for=berg&c_short_text=etage")
+        .await;
+    assert!(by_person.contains("Drucker Etage 26") && !by_person.contains("Bildschirm"));
+
+    // The next page keeps the column search.
+    let next = by_person.body.split("rel=\"next\" href=\"").nth(1).unwrap();
+    let next = next[..next.find('"').unwrap()]
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    assert!(next.contains("c_short_text=etage"), "{next}");
+    let second = anna.get(&next).await;
+    assert!(second.contains("Drucker Etage") && !second.contains("Bildschirm"));
+    // An unknown status filters nothing and breaks nothing.
+    assert_eq!(
+        anna.get("/catalog/my-open?c_status=bogus").await.status,
+        200
+    );
 }

@@ -1,10 +1,12 @@
 //! Home, catalogs, privacy, language and static files.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use ticketwerk_domain::Catalog;
-use ticketwerk_storage::{SortKey, TicketQuery};
+use ticketwerk_domain::{Catalog, TicketKind, TicketStatus};
+use ticketwerk_storage::{ColumnFilter, SortKey, TicketQuery};
 
 use crate::i18n::Lang;
 use crate::render::request_lang;
@@ -134,6 +136,51 @@ pub struct CatalogParams {
     q: Option<String>,
     after: Option<String>,
     tabs: Option<String>,
+    /// Column search ("Spaltensuche").
+    c_number: Option<String>,
+    c_short_text: Option<String>,
+    c_reference: Option<String>,
+    c_reported_for: Option<String>,
+    c_status: Option<String>,
+    c_kind: Option<String>,
+}
+
+impl CatalogParams {
+    /// The column search as asked; an unknown status or kind filters
+    /// nothing rather than failing the page.
+    fn column_filter(&self) -> ColumnFilter {
+        let text = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        ColumnFilter {
+            number: text(&self.c_number),
+            short_text: text(&self.c_short_text),
+            reference: text(&self.c_reference),
+            reported_for: text(&self.c_reported_for),
+            status: self.c_status.as_deref().and_then(|v| v.parse().ok()),
+            kind: self.c_kind.as_deref().and_then(|v| v.parse().ok()),
+        }
+    }
+}
+
+/// What a list shows besides its sort and page, for the links that keep
+/// it: open tabs, quick search, column search.
+fn list_state(tabs: &[&str], q: &str, c: &ColumnFilter) -> BTreeMap<&'static str, String> {
+    let mut state = BTreeMap::new();
+    state.insert("tabs", tabs.join(","));
+    let text = [
+        ("q", Some(q)),
+        ("c_number", c.number.as_deref()),
+        ("c_short_text", c.short_text.as_deref()),
+        ("c_reference", c.reference.as_deref()),
+        ("c_reported_for", c.reported_for.as_deref()),
+        ("c_status", c.status.map(|s| s.code())),
+        ("c_kind", c.kind.map(|k| k.code())),
+    ];
+    for (key, value) in text {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            state.insert(key, v.to_string());
+        }
+    }
+    state
 }
 
 pub async fn catalog(
@@ -153,7 +200,9 @@ pub async fn catalog(
         .unwrap_or(SortKey::Updated);
     let descending = params.dir.as_deref() != Some("asc");
     let search = params.q.clone().filter(|q| !q.trim().is_empty());
+    let column_filter = params.column_filter();
     let query = TicketQuery {
+        columns: column_filter.clone(),
         scope,
         status,
         sort,
@@ -168,7 +217,21 @@ pub async fn catalog(
         .map(|k| minijinja::context! { key => k.code(), active => *k == sort })
         .collect();
     let tabs = open_tabs(&current, params.tabs.as_deref(), &name);
+    let q = search.clone().unwrap_or_default();
+    let state = list_state(&tabs, &q, &column_filter);
     let ctx = minijinja::context! { ..current.chrome(&app), ..minijinja::context! {
+        state => state,
+        filter => minijinja::context! {
+            number => column_filter.number,
+            short_text => column_filter.short_text,
+            reference => column_filter.reference,
+            reported_for => column_filter.reported_for,
+            status => column_filter.status,
+            kind => column_filter.kind,
+            active => !column_filter.is_empty(),
+        },
+        statuses => TicketStatus::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(),
+        kinds => TicketKind::ALL.iter().map(|k| k.code()).collect::<Vec<_>>(),
         tiles => tile_values(&current, &tabs),
         tabs => tab_values(&tabs, &name),
         tabs_param => tabs.join(","),
