@@ -1848,17 +1848,17 @@ async fn column_search_narrows_each_column() {
             short_text: Some("ETAGE".into()),
             ..Default::default()
         };
-        assert_eq!(numbers(text).await, [p.clone()]);
+        assert_eq!(numbers(text).await, [p.as_str()]);
         let kind = ColumnFilter {
             kind: Some(TicketKind::Incident),
             ..Default::default()
         };
-        assert_eq!(numbers(kind).await, [s.clone()]);
+        assert_eq!(numbers(kind).await, [s.as_str()]);
         let status = ColumnFilter {
             status: Some(TicketStatus::New),
             ..Default::default()
         };
-        assert_eq!(numbers(status).await, [p.clone()]);
+        assert_eq!(numbers(status).await, [p.as_str()]);
         let person = ColumnFilter {
             reported_for: Some("berg".into()),
             ..Default::default()
