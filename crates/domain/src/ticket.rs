@@ -259,9 +259,11 @@ pub fn status_after_entry(kind: EntryKind, current: TicketStatus) -> Option<Tick
         (_, Closed) => return None,
         (EntryKind::DeskQuestion, _) => WaitingForCustomer,
         (EntryKind::Solution, _) => Solved,
-        (EntryKind::CustomerNote | EntryKind::CustomerQuestion, WaitingForCustomer | Solved) => {
-            InProgress
-        }
+        // An answer to the desk's question, or a new question on a solved
+        // ticket, puts it back to work; a note on a solved ticket (a
+        // "thank you") leaves the solution standing.
+        (EntryKind::CustomerNote | EntryKind::CustomerQuestion, WaitingForCustomer) => InProgress,
+        (EntryKind::CustomerQuestion, Solved) => InProgress,
         _ => return None,
     };
     (next != current).then_some(next)
@@ -286,6 +288,15 @@ mod status_tests {
         assert_eq!(status_after_entry(Solution, InProgress), Some(Solved));
         assert_eq!(status_after_entry(InternalNote, InProgress), None);
         assert_eq!(status_after_entry(CustomerNote, Closed), None);
+        assert_eq!(
+            status_after_entry(CustomerNote, Solved),
+            None,
+            "a thank-you"
+        );
+        assert_eq!(
+            status_after_entry(CustomerQuestion, Solved),
+            Some(InProgress)
+        );
         assert_eq!(status_after_entry(CustomerNote, New), None);
     }
 }
@@ -312,12 +323,26 @@ pub fn check_transition(
     }
 }
 
+/// May the desk set this status by hand? As `check_transition`, and a
+/// ticket is solved only by writing its solution, so that no customer
+/// finds a solved ticket without one.
+pub fn check_status_change(
+    kind: TicketKind,
+    from: TicketStatus,
+    to: TicketStatus,
+) -> Result<(), DomainError> {
+    if to == TicketStatus::Solved && from != TicketStatus::Solved {
+        return Err(DomainError::Conflict("write_solution"));
+    }
+    check_transition(kind, from, to)
+}
+
 /// The statuses the desk may choose from for a ticket, for its form.
 pub fn status_choices(kind: TicketKind, from: TicketStatus) -> Vec<TicketStatus> {
     TicketStatus::ALL
         .iter()
         .copied()
-        .filter(|to| *to == from || check_transition(kind, from, *to).is_ok())
+        .filter(|to| *to == from || check_status_change(kind, from, *to).is_ok())
         .collect()
 }
 
@@ -354,7 +379,15 @@ mod rule_tests {
         assert!(check_transition(incident, Solved, Closed).is_ok());
         assert!(check_transition(incident, Closed, InProgress).is_ok());
         assert!(check_transition(incident, InProgress, New).is_err());
-        assert_eq!(status_choices(incident, InProgress).len(), 3);
+        assert!(check_status_change(incident, InProgress, Solved).is_err());
+        assert_eq!(
+            status_choices(incident, InProgress),
+            [InProgress, WaitingForCustomer]
+        );
+        assert_eq!(
+            status_choices(incident, Solved),
+            [InProgress, WaitingForCustomer, Solved, Closed]
+        );
     }
 
     #[test]

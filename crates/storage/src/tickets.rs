@@ -9,7 +9,7 @@ use ticketwerk_domain::access::{Scope, StatusFilter};
 use ticketwerk_domain::model::{
     Attachment, Entry, NewAttachment, NewTicket, Ticket, TicketSummary,
 };
-use ticketwerk_domain::ticket::{check_transition, status_after_entry};
+use ticketwerk_domain::ticket::{check_status_change, check_transition, status_after_entry};
 use ticketwerk_domain::{
     DomainError, EntryKind, Id, Priority, TicketKind, TicketNumber, TicketStatus, Timestamp,
 };
@@ -806,7 +806,7 @@ impl Store {
         if to == ticket.status {
             return Ok(());
         }
-        check_transition(ticket.kind, ticket.status, to)?;
+        check_status_change(ticket.kind, ticket.status, to)?;
         let mut tx = self.pool.begin().await.context("changing a status")?;
         let done = sqlx::query(
             "UPDATE tickets SET status = $2, is_open = $3, updated_at = $4 WHERE id = $1 AND status = $5",

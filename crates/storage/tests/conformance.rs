@@ -1738,10 +1738,19 @@ async fn the_desk_follows_the_status_rules() {
     for_each_backend(|store| async move {
         let w = World::create(&store).await;
         let call = open_ticket(&store, &w, "Laptop", T0).await;
-        for to in [TicketStatus::Solved, TicketStatus::Closed] {
-            let refused = refusal(store.set_status(&call, to, w.dora, T0 + 1).await);
-            assert_eq!(refused, DomainError::Conflict("classify_first"));
-        }
+        let refused = refusal(
+            store
+                .set_status(&call, TicketStatus::Closed, w.dora, T0 + 1)
+                .await,
+        );
+        assert_eq!(refused, DomainError::Conflict("classify_first"));
+        // Solved comes only with a solution, never by hand.
+        let refused = refusal(
+            store
+                .set_status(&call, TicketStatus::Solved, w.dora, T0 + 1)
+                .await,
+        );
+        assert_eq!(refused, DomainError::Conflict("write_solution"));
         let solution = store
             .add_entry(&call, EntryKind::Solution, w.dora, "Fixed", &[], T0 + 1)
             .await;

@@ -160,7 +160,7 @@ pub async fn render_errors(
     request: Request,
     next: Next,
 ) -> Response {
-    let lang = request_lang(request.headers());
+    let headers = request.headers().clone();
     let response = next.run(request).await;
     let status = response.status();
     let key = match response.extensions().get::<ErrorPage>() {
@@ -181,11 +181,27 @@ pub async fn render_errors(
         }
         None => return response,
     };
-    let ctx = minijinja::context! { ..app.chrome(lang), ..minijinja::context! {
+    // The page of a signed-in person keeps their menu and language.
+    let chrome = match crate::session::Current::from_headers(&app, &headers).await {
+        Ok(current) => current.chrome(&app),
+        Err(_) => app.chrome(request_lang(&headers)),
+    };
+    let ctx = minijinja::context! { ..chrome, ..minijinja::context! {
         message_key => key,
         status => status.as_u16(),
+        back => same_origin_referer(&headers),
     }};
     let mut page = app.page("error.html", ctx);
     *page.status_mut() = status;
     page
+}
+
+/// The path of the page a request came from, when it is one of ours.
+pub fn same_origin_referer(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let referer = headers.get(axum::http::header::REFERER)?.to_str().ok()?;
+    let path = referer.split_once("://")?.1.strip_prefix(host)?;
+    let path = if path.is_empty() { "/" } else { path };
+    let local = path.starts_with('/') && !path.starts_with("//") && !path.contains('\\');
+    local.then(|| path.to_string())
 }

@@ -118,7 +118,14 @@ impl FromRequestParts<App> for Current {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, WebError> {
-        let session = match load(app, &parts.headers).await? {
+        Current::from_headers(app, &parts.headers).await
+    }
+}
+
+impl Current {
+    /// The signed-in person of a request, from its session cookie.
+    pub async fn from_headers(app: &App, headers: &HeaderMap) -> Result<Current, WebError> {
+        let session = match load(app, headers).await? {
             Some(s) if s.stage == SessionStage::Full => s,
             _ => return Err(WebError::SignIn),
         };
@@ -133,10 +140,10 @@ impl FromRequestParts<App> for Current {
         if now - session.last_seen_at >= 60 {
             app.store().touch_session(&session.token_hash, now).await?;
         }
-        let lang = cookie(&parts.headers, LANG_COOKIE)
+        let lang = cookie(headers, LANG_COOKIE)
             .and_then(|v| Lang::parse(&v))
             .or_else(|| Lang::parse(&person.language))
-            .unwrap_or_else(|| request_lang(&parts.headers));
+            .unwrap_or_else(|| request_lang(headers));
         Ok(Current {
             session,
             viewer,

@@ -215,7 +215,7 @@ async fn a_forged_service_of_another_partner_is_refused_and_nothing_is_lost() {
         .text("service_id", foreign.to_string());
     let page = anna.post_multipart("/tickets/new", form).await;
     assert_eq!(page.status, 422);
-    assert!(page.contains("Diese Auswahl ist nicht möglich."));
+    assert!(page.contains("Diese Auswahl gehört nicht zum gewählten Geschäftspartner."));
     assert!(
         page.contains("Seit heute Morgen alle fünf Minuten"),
         "typed text is kept"
@@ -941,4 +941,91 @@ async fn column_search_filters_each_column_and_pages_keep_it() {
         anna.get("/catalog/my-open?c_status=bogus").await.status,
         200
     );
+}
+
+#[tokio::test]
+async fn a_solution_is_written_and_a_thank_you_does_not_reopen() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    app.agent("desk@example.com", "Dana Desk").await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let number = ticket_number(&anna.create_ticket("Tastatur", &[]).await);
+    let path = format!("/tickets/{number}");
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let call = dana.get(&path).await;
+    assert!(
+        !call.contains("<option value=\"solution\""),
+        "no solution offered on a call"
+    );
+    let csrf = dana.csrf().await;
+    dana.post(
+        &format!("{path}/classify"),
+        &[("value", "incident"), ("csrf", &csrf)],
+    )
+    .await;
+    let by_hand = dana
+        .post(
+            &format!("{path}/status"),
+            &[("value", "solved"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(by_hand.status, 409);
+    assert!(by_hand.contains("indem Sie eine Lösung schreiben"));
+    assert!(
+        by_hand.contains("Dana Desk"),
+        "the error page keeps the signed-in menu"
+    );
+    dana.add_entry(&number, "solution", "Neue Tastatur geliefert.")
+        .await;
+    let thanks = anna
+        .add_entry(&number, "customer_note", "Danke, geht wieder!")
+        .await;
+    assert_eq!(
+        element_text(&thanks.body, "ticket-status").unwrap(),
+        "Gelöst"
+    );
+    let closed = dana
+        .post(
+            &format!("{path}/status"),
+            &[("value", "closed"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        element_text(&closed.body, "ticket-status").unwrap(),
+        "Abgeschlossen"
+    );
+    let edit = anna.get(&format!("{path}/edit")).await;
+    assert_eq!(edit.status, 409);
+    assert!(edit.contains("Das Ticket ist abgeschlossen"));
+}
+
+#[tokio::test]
+async fn error_pages_speak_the_persons_language() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    let id = app.customer("mark@example.de", "Mark English", bp).await;
+    sqlx_language(&app, id, "en").await;
+    let mut mark = app.client();
+    mark.enrol("mark@example.de").await;
+    let page = mark.get("/tickets/2026-000001/attachments/abc").await;
+    assert!(page.contains("That did not work") && page.contains("Mark English"));
+    let missing = mark.get("/nowhere").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.contains("This page does not exist"));
+}
+
+/// Sets a person's language as the profile will.
+async fn sqlx_language(app: &common::TestApp, person: i64, lang: &str) {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", app.database_path.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE persons SET language = ? WHERE id = ?")
+        .bind(lang)
+        .bind(person)
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }

@@ -9,7 +9,7 @@ use ticketwerk_domain::{Catalog, TicketKind, TicketStatus};
 use ticketwerk_storage::{ColumnFilter, SortKey, TicketQuery};
 
 use crate::i18n::Lang;
-use crate::render::request_lang;
+use crate::render::{request_lang, same_origin_referer};
 use crate::session::{self, Current, LANG_COOKIE};
 use crate::{App, WebError};
 
@@ -199,7 +199,12 @@ pub async fn catalog(
         .and_then(SortKey::parse)
         .unwrap_or(SortKey::Updated);
     let descending = params.dir.as_deref() != Some("asc");
-    let search = params.q.clone().filter(|q| !q.trim().is_empty());
+    // Spaces as typed are not meant literally: "a  b" searches "a b".
+    let search = params
+        .q
+        .as_deref()
+        .map(|q| q.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|q| !q.is_empty());
     let column_filter = params.column_filter();
     let query = TicketQuery {
         columns: column_filter.clone(),
@@ -278,21 +283,10 @@ pub async fn language(
     // Back to the page the link was on: the `back` parameter, else the
     // path of a same-origin Referer; never another site.
     let local = |b: &String| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\');
-    let referer = || {
-        let host = headers.get(header::HOST)?.to_str().ok()?;
-        let referer = headers.get(header::REFERER)?.to_str().ok()?;
-        let rest = referer.split_once("://")?.1;
-        let path = rest.strip_prefix(host)?;
-        Some(if path.is_empty() {
-            "/".to_string()
-        } else {
-            path.to_string()
-        })
-    };
     let back = q
         .back
         .filter(local)
-        .or_else(|| referer().filter(local))
+        .or_else(|| same_origin_referer(&headers))
         .unwrap_or_else(|| "/".to_string());
     let mut response = Redirect::to(&back).into_response();
     let year = 365 * 24 * 3600;

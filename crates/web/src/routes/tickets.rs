@@ -9,7 +9,9 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ticketwerk_domain::model::{NewAttachment, NewTicket, Ticket};
-use ticketwerk_domain::ticket::{check_transition, clean_text, status_after_entry, status_choices};
+use ticketwerk_domain::ticket::{
+    check_status_change, check_transition, clean_text, status_after_entry, status_choices,
+};
 use ticketwerk_domain::{
     DomainError, EntryKind, Id, Impact, TicketKind, TicketNumber, TicketStatus, TicketType, Urgency,
 };
@@ -367,7 +369,7 @@ pub async fn create(
                 ticketwerk_storage::StorageError::Domain(DomainError::Invalid(fields)) => {
                     let mut errors: HashMap<&'static str, &'static str> = fields
                         .iter()
-                        .map(|f| (f.field, "form.unknown_choice"))
+                        .map(|f| (f.field, "form.not_of_partner"))
                         .collect();
                     if !form.files.is_empty() {
                         errors.insert("files", "form.files_again");
@@ -417,10 +419,15 @@ async fn ticket_page(
     let entries = app.store().entries(ticket.id, &kinds).await?;
     let attachments = app.store().attachments(ticket.id, &kinds).await?;
     let systems = app.store().systems_of(ticket.business_partner_id).await?;
+    // Only kinds the ticket can take now: no solution on an unclassified call.
     let writable: Vec<&str> = current
         .viewer
         .writable_entry_kinds()
         .iter()
+        .filter(|k| match status_after_entry(**k, ticket.status) {
+            Some(next) => check_transition(ticket.kind, ticket.status, next).is_ok(),
+            None => true,
+        })
         .map(|k| k.code())
         .collect();
     // Attachments of internal notes are marked as such for the desk.
@@ -595,7 +602,7 @@ pub async fn edit_page(
         .viewer
         .may_edit_report(&ticket.parties(), ticket.kind)
     {
-        Ok(()) if ticket.status == TicketStatus::Closed => Some("ticket_closed"),
+        _ if ticket.status == TicketStatus::Closed => Some("ticket_closed"),
         Ok(()) => None,
         Err(e) => Some(edit_refusal(e)?),
     };
@@ -631,9 +638,7 @@ pub async fn edit(
         .viewer
         .may_edit_report(&ticket.parties(), ticket.kind)
     {
-        Ok(()) if ticket.status == TicketStatus::Closed => {
-            Err(DomainError::Conflict("ticket_closed"))
-        }
+        _ if ticket.status == TicketStatus::Closed => Err(DomainError::Conflict("ticket_closed")),
         other => other,
     };
     if let Err(e) = allowed {
@@ -754,7 +759,7 @@ pub async fn set_status(
 ) -> Result<Response, WebError> {
     let ticket = desk_ticket(&app, &current, &number, &form.csrf).await?;
     let status: TicketStatus = form.value.parse().map_err(|_| WebError::BadRequest)?;
-    check_transition(ticket.kind, ticket.status, status)?;
+    check_status_change(ticket.kind, ticket.status, status)?;
     app.store()
         .set_status(&ticket, status, current.person.id, now())
         .await?;

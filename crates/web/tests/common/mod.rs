@@ -13,6 +13,8 @@ pub const PASSWORD: &str = "Sicheres-Passwort-42";
 
 pub struct TestApp {
     pub base: String,
+    /// The SQLite file, when the test runs on SQLite.
+    pub database_path: std::path::PathBuf,
     pub addr: SocketAddr,
     pub store: Store,
     _dir: tempfile::TempDir,
@@ -76,6 +78,7 @@ pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp
         base: format!("http://{addr}"),
         addr,
         store,
+        database_path: dir.path().join("ticketwerk.sqlite"),
         _dir: dir,
     }
 }
