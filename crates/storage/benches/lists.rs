@@ -7,15 +7,12 @@
 //! database (it must be empty); `BENCH_TICKETS=N` another size.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Instant;
-
-use sqlx::Executor;
 use ticketwerk_domain::access::{Scope, StatusFilter};
 use ticketwerk_domain::{EntryKind, TicketNumber};
-use ticketwerk_storage::{SortKey, Store, TicketQuery};
+use ticketwerk_storage::{SortKey, TicketQuery};
 
 mod common;
-use common::{PARTNERS, PERSONS, PERSONS_PER_PARTNER, RUNS, seed_sql, time, time_runs};
+use common::{PERSONS, PERSONS_PER_PARTNER, RUNS, Seeded, seeded, time, time_runs};
 
 fn query(scope: Scope, status: StatusFilter, sort: SortKey, descending: bool) -> TicketQuery {
     TicketQuery {
@@ -32,33 +29,12 @@ fn query(scope: Scope, status: StatusFilter, sort: SortKey, descending: bool) ->
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let tickets: i64 = std::env::var("BENCH_TICKETS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("TICKETWERK_BENCH_DATABASE_URL").unwrap_or_else(|_| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.sqlite").display()
-        )
-    });
-    let postgres = url.starts_with("postgres");
-    let store = Store::open(&url).await.unwrap();
-
-    let seed_start = Instant::now();
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-    for sql in seed_sql(postgres, tickets) {
-        pool.execute(sql.as_str()).await.unwrap();
-    }
-    // Planner statistics, as a running installation gathers them over time.
-    pool.execute("ANALYZE").await.unwrap();
-    println!(
-        "seeded {tickets} tickets, {tickets} entries, {PERSONS} persons, {PARTNERS} partners \
-         on {} in {:.1} s",
-        if postgres { "PostgreSQL" } else { "SQLite" },
-        seed_start.elapsed().as_secs_f64()
-    );
+    let Seeded {
+        store,
+        pool,
+        tickets,
+        ..
+    } = seeded().await;
     if let Ok(sql) = std::env::var("BENCH_EXPLAIN") {
         use sqlx::Row;
         for row in sqlx::query(&sql).fetch_all(&pool).await.unwrap() {

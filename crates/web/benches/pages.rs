@@ -7,9 +7,6 @@
 //! database; `BENCH_TICKETS=N` another size.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Instant;
-
-use sqlx::Executor;
 use ticketwerk_domain::Email;
 use ticketwerk_domain::auth::{hash_token, new_token};
 use ticketwerk_storage::{FileStore, NewPerson, SessionStage, Store};
@@ -17,7 +14,7 @@ use ticketwerk_web::{App, Settings};
 
 #[path = "../../storage/benches/common/mod.rs"]
 mod common;
-use common::{PERSONS, seed_sql, time};
+use common::{PERSONS, Seeded, seeded, time};
 
 /// A signed-in session for a person, as sign-in leaves it; the page
 /// timings start after sign-in.
@@ -38,25 +35,8 @@ async fn session(store: &Store, person: i64, now: i64) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let tickets: i64 = std::env::var("BENCH_TICKETS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let Seeded { store, tickets, .. } = seeded().await;
     let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("TICKETWERK_BENCH_DATABASE_URL").unwrap_or_else(|_| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.sqlite").display()
-        )
-    });
-    let postgres = url.starts_with("postgres");
-    let store = Store::open(&url).await.unwrap();
-    let started = Instant::now();
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-    for sql in seed_sql(postgres, tickets) {
-        pool.execute(sql.as_str()).await.unwrap();
-    }
-    pool.execute("ANALYZE").await.unwrap();
     let now = jiff::Timestamp::now().as_second();
     let agent = NewPerson {
         email: Email::parse("desk@bench.example").unwrap(),
@@ -67,11 +47,6 @@ async fn main() {
         password_hash: None,
     };
     let agent = store.create_person(&agent, now).await.unwrap();
-    println!(
-        "seeded {tickets} tickets on {} in {:.1} s",
-        if postgres { "PostgreSQL" } else { "SQLite" },
-        started.elapsed().as_secs_f64()
-    );
 
     let settings = Settings {
         insecure_cookies: true,

@@ -5,6 +5,60 @@
 
 use std::time::{Duration, Instant};
 
+use sqlx::Executor;
+use ticketwerk_storage::Store;
+
+/// A database seeded for a benchmark, with its connection for raw SQL.
+pub struct Seeded {
+    pub store: Store,
+    pub pool: sqlx::AnyPool,
+    pub tickets: i64,
+    pub postgres: bool,
+    /// Holds the SQLite file until the benchmark ends.
+    _dir: tempfile::TempDir,
+}
+
+/// Opens the benchmark's database (SQLite in a temp folder, or the empty
+/// PostgreSQL database of `TICKETWERK_BENCH_DATABASE_URL`) and seeds
+/// `BENCH_TICKETS` tickets (default a million) in bulk.
+pub async fn seeded() -> Seeded {
+    let tickets: i64 = std::env::var("BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("a temp folder");
+    let url = std::env::var("TICKETWERK_BENCH_DATABASE_URL").unwrap_or_else(|_| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.sqlite").display()
+        )
+    });
+    let postgres = url.starts_with("postgres");
+    let store = Store::open(&url).await.expect("the benchmark database");
+    let started = Instant::now();
+    let pool = sqlx::AnyPool::connect(&url)
+        .await
+        .expect("a connection for the seed");
+    for sql in seed_sql(postgres, tickets) {
+        pool.execute(sql.as_str()).await.expect("the seed");
+    }
+    // Planner statistics, as a running installation gathers them over time.
+    pool.execute("ANALYZE").await.expect("planner statistics");
+    println!(
+        "seeded {tickets} tickets, {tickets} entries, {PERSONS} persons, {PARTNERS} partners \
+         on {} in {:.1} s",
+        if postgres { "PostgreSQL" } else { "SQLite" },
+        started.elapsed().as_secs_f64()
+    );
+    Seeded {
+        store,
+        pool,
+        tickets,
+        postgres,
+        _dir: dir,
+    }
+}
+
 pub const PARTNERS: i64 = 200;
 pub const PERSONS_PER_PARTNER: i64 = 100;
 pub const PERSONS: i64 = PARTNERS * PERSONS_PER_PARTNER;
