@@ -12,7 +12,7 @@ use ticketwerk_domain::{EntryKind, TicketNumber};
 use ticketwerk_storage::{SortKey, TicketQuery};
 
 mod common;
-use common::{PERSONS, PERSONS_PER_PARTNER, RUNS, Seeded, seeded, time, time_runs};
+use common::{PERSONS, PERSONS_PER_PARTNER, RUNS, seeded, time, time_runs};
 
 fn query(scope: Scope, status: StatusFilter, sort: SortKey, descending: bool) -> TicketQuery {
     TicketQuery {
@@ -29,12 +29,9 @@ fn query(scope: Scope, status: StatusFilter, sort: SortKey, descending: bool) ->
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let Seeded {
-        store,
-        pool,
-        tickets,
-        ..
-    } = seeded().await;
+    // Kept whole to the end: it holds the database's folder.
+    let db = seeded().await;
+    let (store, pool, tickets) = (db.store.clone(), db.pool.clone(), db.tickets);
     if let Ok(sql) = std::env::var("BENCH_EXPLAIN") {
         use sqlx::Row;
         for row in sqlx::query(&sql).fetch_all(&pool).await.unwrap() {

@@ -14,7 +14,7 @@ use ticketwerk_web::{App, Settings};
 
 #[path = "../../storage/benches/common/mod.rs"]
 mod common;
-use common::{PERSONS, Seeded, seeded, time};
+use common::{PERSONS, seeded, time};
 
 /// A signed-in session for a person, as sign-in leaves it; the page
 /// timings start after sign-in.
@@ -35,7 +35,9 @@ async fn session(store: &Store, person: i64, now: i64) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let Seeded { store, tickets, .. } = seeded().await;
+    // Kept whole to the end: it holds the database's folder.
+    let db = seeded().await;
+    let (store, tickets) = (db.store.clone(), db.tickets);
     let dir = tempfile::tempdir().unwrap();
     let now = jiff::Timestamp::now().as_second();
     let agent = NewPerson {
