@@ -23,7 +23,7 @@ use sqlx::{AnyPool, Executor, Row};
 use ticketwerk_domain::DomainError;
 
 pub use files::FileStore;
-pub use persons::NewPerson;
+pub use persons::{Credentials, NewPerson};
 pub use sessions::{Session, SessionStage};
 pub use tickets::{ColumnFilter, Page, SortKey, TicketQuery};
 

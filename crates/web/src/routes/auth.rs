@@ -12,7 +12,7 @@ use ticketwerk_domain::auth::{
     THROTTLE_SECOND_FACTOR, TotpSecret,
 };
 use ticketwerk_domain::{Email, Id};
-use ticketwerk_storage::SessionStage;
+use ticketwerk_storage::{Credentials, SessionStage};
 
 use crate::i18n::Lang;
 use crate::render::request_lang;
@@ -302,25 +302,46 @@ async fn complete(
     Ok(cookie)
 }
 
+/// The checks before a second factor is looked at, the same for a code
+/// and for enrolment: the form's token, the right step (else to it), the
+/// per-person limit. Then the person's credentials, or the response to give.
+async fn pending_step(
+    app: &App,
+    pending: &Pending,
+    headers: &HeaderMap,
+    form: &CodeForm,
+    stage: SessionStage,
+) -> Result<Result<Credentials, Response>, WebError> {
+    pending.check_csrf(&form.csrf)?;
+    if pending.session.stage != stage {
+        let other = match pending.session.stage {
+            SessionStage::Enrol => "/login/enrol",
+            _ => "/login/second-factor",
+        };
+        return Ok(Err(Redirect::to(other).into_response()));
+    }
+    if let Some(refusal) = second_factor_blocked(app, pending, headers).await? {
+        return Ok(Err(refusal));
+    }
+    let credentials = app
+        .store()
+        .credentials_by_id(pending.session.person)
+        .await?
+        .ok_or(WebError::SignIn)?;
+    Ok(Ok(credentials))
+}
+
 pub async fn second_factor(
     State(app): State<App>,
     pending: Pending,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    pending.check_csrf(&form.csrf)?;
-    if pending.session.stage != SessionStage::SecondFactor {
-        return Ok(Redirect::to("/login/enrol").into_response());
-    }
-    if let Some(refusal) = second_factor_blocked(&app, &pending, &headers).await? {
-        return Ok(refusal);
-    }
+    let c = match pending_step(&app, &pending, &headers, &form, SessionStage::SecondFactor).await? {
+        Ok(c) => c,
+        Err(response) => return Ok(response),
+    };
     let person = pending.session.person;
-    let c = app
-        .store()
-        .credentials_by_id(person)
-        .await?
-        .ok_or(WebError::SignIn)?;
     let secret = c
         .totp_secret
         .as_deref()
@@ -424,19 +445,11 @@ pub async fn enrol(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    pending.check_csrf(&form.csrf)?;
-    if pending.session.stage != SessionStage::Enrol {
-        return Ok(Redirect::to("/login/second-factor").into_response());
-    }
-    if let Some(refusal) = second_factor_blocked(&app, &pending, &headers).await? {
-        return Ok(refusal);
-    }
+    let c = match pending_step(&app, &pending, &headers, &form, SessionStage::Enrol).await? {
+        Ok(c) => c,
+        Err(response) => return Ok(response),
+    };
     let person = pending.session.person;
-    let c = app
-        .store()
-        .credentials_by_id(person)
-        .await?
-        .ok_or(WebError::SignIn)?;
     let secret = c
         .totp_pending_secret
         .as_deref()
