@@ -4,7 +4,7 @@
 
 use crate::Id;
 use crate::error::DomainError;
-use crate::ticket::{EntryKind, TicketKind};
+use crate::ticket::{EntryKind, TicketKind, TicketStatus};
 
 /// A person's membership in one business partner.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,10 +160,18 @@ impl Viewer {
     }
 
     /// May this viewer edit the initial report? Only its reporter or the
-    /// person it was reported for, and only while the ticket is a call.
-    pub fn may_edit_report(&self, t: &TicketParties, kind: TicketKind) -> Result<(), DomainError> {
+    /// person it was reported for, and only while the ticket is an open call.
+    pub fn may_edit_report(
+        &self,
+        t: &TicketParties,
+        kind: TicketKind,
+        status: TicketStatus,
+    ) -> Result<(), DomainError> {
         if !self.may_see_ticket(t) {
             return Err(DomainError::NotFound);
+        }
+        if status == TicketStatus::Closed {
+            return Err(DomainError::Conflict("ticket_closed"));
         }
         if !kind.report_editable() {
             return Err(DomainError::Conflict("report_locked"));
@@ -242,13 +250,20 @@ mod tests {
     #[test]
     fn report_is_editable_only_as_call() {
         let v = customer(10, 1, false);
-        assert!(v.may_edit_report(&T, TicketKind::Call).is_ok());
+        assert!(
+            v.may_edit_report(&T, TicketKind::Call, TicketStatus::New)
+                .is_ok()
+        );
         assert_eq!(
-            v.may_edit_report(&T, TicketKind::Incident),
+            v.may_edit_report(&T, TicketKind::Incident, TicketStatus::Closed),
+            Err(DomainError::Conflict("ticket_closed"))
+        );
+        assert_eq!(
+            v.may_edit_report(&T, TicketKind::Incident, TicketStatus::New),
             Err(DomainError::Conflict("report_locked"))
         );
         assert_eq!(
-            customer(12, 1, false).may_edit_report(&T, TicketKind::Call),
+            customer(12, 1, false).may_edit_report(&T, TicketKind::Call, TicketStatus::New),
             Err(DomainError::NotFound)
         );
     }

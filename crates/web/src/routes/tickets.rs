@@ -448,9 +448,8 @@ async fn ticket_page(
         .map(|e| e.id);
     let report_editable = current
         .viewer
-        .may_edit_report(&ticket.parties(), ticket.kind)
-        .is_ok()
-        && ticket.status != TicketStatus::Closed;
+        .may_edit_report(&ticket.parties(), ticket.kind, ticket.status)
+        .is_ok();
     let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
         ticket => ticket,
         entries => entries,
@@ -600,9 +599,8 @@ pub async fn edit_page(
     let ticket = visible_ticket(&app, &current, &number).await?;
     let locked = match current
         .viewer
-        .may_edit_report(&ticket.parties(), ticket.kind)
+        .may_edit_report(&ticket.parties(), ticket.kind, ticket.status)
     {
-        _ if ticket.status == TicketStatus::Closed => Some("ticket_closed"),
         Ok(()) => None,
         Err(e) => Some(edit_refusal(e)?),
     };
@@ -634,13 +632,9 @@ pub async fn edit(
     let values = (form.short_text.as_str(), form.description.as_str());
     let short_text = clean_text(&form.short_text, false);
     let description = clean_text(&form.description, true);
-    let allowed = match current
+    let allowed = current
         .viewer
-        .may_edit_report(&ticket.parties(), ticket.kind)
-    {
-        _ if ticket.status == TicketStatus::Closed => Err(DomainError::Conflict("ticket_closed")),
-        other => other,
-    };
+        .may_edit_report(&ticket.parties(), ticket.kind, ticket.status);
     if let Err(e) = allowed {
         let code = edit_refusal(e)?;
         return Ok(edit_page_response(
