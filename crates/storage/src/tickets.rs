@@ -915,12 +915,18 @@ impl Store {
         Ok(())
     }
 
-    /// Assigns a system of the ticket's business partner to the ticket.
-    pub async fn assign_system(&self, ticket: &Ticket, system: Id, now: Timestamp) -> Result<()> {
+    /// Assigns a system of the ticket's business partner to the ticket, or
+    /// none. A system of another business partner is refused.
+    pub async fn assign_system(
+        &self,
+        ticket: &Ticket,
+        system: Option<Id>,
+        now: Timestamp,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await.context("assigning a system")?;
         let done = sqlx::query(
-            "UPDATE tickets SET system_id = $2, updated_at = $3 WHERE id = $1 AND EXISTS \
-             (SELECT 1 FROM systems WHERE id = $2 AND business_partner_id = $4)",
+            "UPDATE tickets SET system_id = $2, updated_at = $3 WHERE id = $1 AND ($2 IS NULL \
+             OR EXISTS (SELECT 1 FROM systems WHERE id = $2 AND business_partner_id = $4))",
         )
         .bind(ticket.id)
         .bind(system)

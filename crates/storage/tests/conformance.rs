@@ -409,7 +409,7 @@ async fn tickets_refer_only_to_services_and_systems_of_their_partner() {
 
         // Systems assigned later obey the same rule.
         assert_eq!(
-            refusal(store.assign_system(&t, globex_pc, T0 + 60).await),
+            refusal(store.assign_system(&t, Some(globex_pc), T0 + 60).await),
             DomainError::invalid("system_id", "unknown_choice"),
         );
         assert_eq!(reload(&store, &number).await.system_id, Some(acme_pc));
@@ -1879,6 +1879,24 @@ async fn column_search_narrows_each_column() {
             ..Default::default()
         };
         assert!(numbers(both).await.is_empty(), "% is literal");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_system_is_assigned_changed_and_removed() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let t = open_ticket(&store, &w, "Notebook", T0).await;
+        let pc = store
+            .create_system(w.acme, "laptop", "PC 1", "INV-1", None)
+            .await
+            .unwrap();
+        store.assign_system(&t, Some(pc), T0 + 1).await.unwrap();
+        assert_eq!(reload(&store, &t.number).await.system_id, Some(pc));
+        store.assign_system(&t, None, T0 + 2).await.unwrap();
+        let after = reload(&store, &t.number).await;
+        assert_eq!((after.system_id, after.system_name), (None, None));
     })
     .await;
 }

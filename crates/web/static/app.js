@@ -30,3 +30,26 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// A person of several business partners: the service and system lists
+// offer only those of the business partner chosen. Without JavaScript all
+// are offered, grouped by business partner, and the server refuses a
+// mismatch with a message at the field.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("select[data-partner-of]").forEach((select) => {
+    const partner = document.getElementById(select.dataset.partnerOf);
+    if (!partner) return;
+    const apply = () => {
+      select.querySelectorAll("optgroup[data-partner]").forEach((group) => {
+        const other = partner.value !== "" && group.dataset.partner !== partner.value;
+        group.hidden = other;
+        group.disabled = other;
+        if (other && select.selectedOptions[0] && group.contains(select.selectedOptions[0])) {
+          select.value = "";
+        }
+      });
+    };
+    partner.addEventListener("change", apply);
+    apply();
+  });
+});

@@ -1029,3 +1029,41 @@ async fn sqlx_language(app: &common::TestApp, person: i64, lang: &str) {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_system_is_assigned_later_and_can_be_removed() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    let other = app.business_partner("K-2", "Stadtwerke Lindenau").await;
+    let pc = app
+        .store
+        .create_system(bp, "laptop", "ThinkPad T14", "INV-7", None)
+        .await
+        .unwrap();
+    let foreign = app
+        .store
+        .create_system(other, "phone", "Fremdes Telefon", "", None)
+        .await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let number = ticket_number(&anna.create_ticket("Akku", &[]).await);
+    let path = format!("/tickets/{number}/system");
+    let csrf = anna.csrf().await;
+    let set = anna
+        .post(&path, &[("value", &pc.to_string()), ("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        element_text(&set.body, "ticket-system").unwrap(),
+        "ThinkPad T14"
+    );
+    let forged = anna
+        .post(
+            &path,
+            &[("value", &foreign.unwrap().to_string()), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(forged.status, 400);
+    let removed = anna.post(&path, &[("value", ""), ("csrf", &csrf)]).await;
+    assert_eq!(element_text(&removed.body, "ticket-system").unwrap(), "–");
+}

@@ -176,10 +176,12 @@ async fn new_ticket_page(
     let mut systems = Vec::new();
     for bp in &partners {
         services.push(minijinja::context! {
-            partner => bp.name, items => app.store().services_of(bp.id).await?,
+            partner => bp.name, partner_id => bp.id,
+            items => app.store().services_of(bp.id).await?,
         });
         systems.push(minijinja::context! {
-            partner => bp.name, items => app.store().systems_of(bp.id).await?,
+            partner => bp.name, partner_id => bp.id,
+            items => app.store().systems_of(bp.id).await?,
         });
     }
     let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
@@ -708,11 +710,11 @@ pub async fn assign_system(
 ) -> Result<Response, WebError> {
     current.check_csrf(&form.csrf)?;
     let ticket = visible_ticket(&app, &current, &number).await?;
-    let system: Id = form
-        .value
-        .trim()
-        .parse()
-        .map_err(|_| WebError::BadRequest)?;
+    // Empty: no system (any more).
+    let system = parse_id(&form.value).map_err(|_| WebError::BadRequest)?;
+    if ticket.status == TicketStatus::Closed {
+        return Err(WebError::Conflict("ticket_closed"));
+    }
     app.store().assign_system(&ticket, system, now()).await?;
     Ok(Redirect::to(&format!("/tickets/{number}")).into_response())
 }
