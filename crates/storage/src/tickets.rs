@@ -186,13 +186,9 @@ const TICKET_SELECT: &str = "SELECT t.id, t.number, t.business_partner_id, b.nam
 
 fn ticket(r: &AnyRow) -> Result<Ticket> {
     let c = "reading a ticket";
-    let number: String = r.try_get("number").context(c)?;
-    let priority: i64 = r.try_get("priority").context(c)?;
     Ok(Ticket {
         id: r.try_get("id").context(c)?,
-        number: number
-            .parse()
-            .map_err(|_| StorageError::Corrupt(number.clone()))?,
+        number: number_of(r)?,
         business_partner_id: r.try_get("business_partner_id").context(c)?,
         business_partner_name: r.try_get("bp_name").context(c)?,
         customer_number: r.try_get("customer_number").context(c)?,
@@ -208,8 +204,7 @@ fn ticket(r: &AnyRow) -> Result<Ticket> {
         impact: code(r, "impact")?,
         urgency: code(r, "urgency")?,
         ticket_type: code(r, "ticket_type")?,
-        priority: Priority::from_level(priority)
-            .ok_or_else(|| StorageError::Corrupt(format!("priority {priority}")))?,
+        priority: priority_of(r)?,
         service_id: r.try_get("service_id").context(c)?,
         service_name: r.try_get("service_name").context(c)?,
         system_id: r.try_get("system_id").context(c)?,
@@ -219,19 +214,24 @@ fn ticket(r: &AnyRow) -> Result<Ticket> {
     })
 }
 
+fn number_of(r: &AnyRow) -> Result<TicketNumber> {
+    let number: String = r.try_get("number").context("reading a ticket number")?;
+    number.parse().map_err(|_| StorageError::Corrupt(number))
+}
+
+fn priority_of(r: &AnyRow) -> Result<Priority> {
+    let level: i64 = r.try_get("priority").context("reading a priority")?;
+    Priority::from_level(level).ok_or_else(|| StorageError::Corrupt(format!("priority {level}")))
+}
+
 fn summary(r: &AnyRow) -> Result<TicketSummary> {
     let c = "reading a ticket list";
-    let number: String = r.try_get("number").context(c)?;
-    let priority: i64 = r.try_get("priority").context(c)?;
     Ok(TicketSummary {
         id: r.try_get("id").context(c)?,
-        number: number
-            .parse()
-            .map_err(|_| StorageError::Corrupt(number.clone()))?,
+        number: number_of(r)?,
         kind: code(r, "kind")?,
         status: code(r, "status")?,
-        priority: Priority::from_level(priority)
-            .ok_or_else(|| StorageError::Corrupt(format!("priority {priority}")))?,
+        priority: priority_of(r)?,
         short_text: r.try_get("short_text").context(c)?,
         reference: r.try_get("reference").context(c)?,
         business_partner_name: r.try_get("bp_name").context(c)?,

@@ -209,28 +209,15 @@ async fn wrong_code(
     )
     .await;
     if failures >= MAX_SECOND_FACTOR_FAILURES {
-        app.store()
-            .delete_session(&pending.session.token_hash)
-            .await?;
-        security_event(
+        return end_pending(
             app,
-            Some(pending.session.person),
+            pending,
+            headers,
             "second_factor_lockout",
-            "",
+            "login.too_many_codes",
+            StatusCode::UNAUTHORIZED,
         )
         .await;
-        let mut page = login_form(
-            app,
-            request_lang(headers),
-            "",
-            Some("login.too_many_codes"),
-            StatusCode::UNAUTHORIZED,
-        );
-        page.headers_mut().append(
-            header::SET_COOKIE,
-            session::clear_cookie(app, session::SESSION_COOKIE),
-        );
-        return Ok(page);
     }
     let extra = minijinja::context! { ..extra, ..minijinja::context! {
         error => "login.wrong_code",
@@ -264,28 +251,37 @@ async fn second_factor_blocked(
     if blocked.is_none() {
         return Ok(None);
     }
+    let page = end_pending(
+        app,
+        pending,
+        headers,
+        "second_factor_throttled",
+        "login.second_factor_throttled",
+        StatusCode::TOO_MANY_REQUESTS,
+    );
+    Ok(Some(page.await?))
+}
+
+/// Ends a pending sign-in: the session goes, the event is recorded, and
+/// the person is back at the sign-in form with the reason.
+async fn end_pending(
+    app: &App,
+    pending: &Pending,
+    headers: &HeaderMap,
+    event: &'static str,
+    message: &str,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     app.store()
         .delete_session(&pending.session.token_hash)
         .await?;
-    security_event(
-        app,
-        Some(pending.session.person),
-        "second_factor_throttled",
-        "",
-    )
-    .await;
-    let mut page = login_form(
-        app,
-        request_lang(headers),
-        "",
-        Some("login.second_factor_throttled"),
-        StatusCode::TOO_MANY_REQUESTS,
-    );
+    security_event(app, Some(pending.session.person), event, "").await;
+    let mut page = login_form(app, request_lang(headers), "", Some(message), status);
     page.headers_mut().append(
         header::SET_COOKIE,
         session::clear_cookie(app, session::SESSION_COOKIE),
     );
-    Ok(Some(page))
+    Ok(page)
 }
 
 /// Both factors done: a new session token at full stage.
