@@ -188,22 +188,94 @@ impl Viewer {
         self.agent
     }
 
+    /// May this viewer see this business partner (its name, services,
+    /// systems)? Agents all; customers those they belong to.
+    pub fn may_see_partner(&self, business_partner: Id) -> bool {
+        self.agent || self.is_member_of(business_partner)
+    }
+
+    /// May this viewer see this service or system? Agents every one;
+    /// customers those of their business partners still in use.
+    pub fn may_see_offering(&self, business_partner: Id, active: bool) -> bool {
+        self.agent || (active && self.is_member_of(business_partner))
+    }
+
+    /// May this viewer look up the persons of this business partner (the
+    /// "reported for" picker)? Agents and the persons authorised for it.
+    pub fn may_list_persons_of(&self, business_partner: Id) -> bool {
+        self.agent || self.is_authorised_for(business_partner)
+    }
+
+    /// May this viewer see this person, who belongs to these business
+    /// partners? Oneself, agents, and those authorised for one of them.
+    pub fn may_see_person(&self, person: Id, their_partners: &[Id]) -> bool {
+        person == self.person
+            || self.agent
+            || their_partners.iter().any(|bp| self.is_authorised_for(*bp))
+    }
+
+    /// The business partners this viewer may open tickets in: for
+    /// themselves every one they belong to, for others those they are
+    /// authorised for. Agents open tickets at the desk, not here.
+    pub fn partners_to_report_in(&self, for_others: bool) -> Vec<Id> {
+        if self.agent {
+            return Vec::new();
+        }
+        if for_others {
+            self.authorised_partners()
+        } else {
+            self.partners()
+        }
+    }
+
+    /// The tile "Neues Ticket für jemanden anlegen".
+    pub fn may_report_for_others(&self) -> bool {
+        !self.partners_to_report_in(true).is_empty()
+    }
+
+    /// The tile "Meine Services": customers with a business partner.
+    pub fn may_see_own_services(&self) -> bool {
+        !self.agent && !self.memberships.is_empty()
+    }
+
+    /// Keeping master data (business partners, persons, contracts,
+    /// services, systems, imports) is the desk's.
+    pub fn may_keep_master_data(&self) -> bool {
+        self.agent
+    }
+
     /// The scope and status filter behind a catalog, or `None` when this
-    /// viewer may not open it (its URL then answers 404).
-    pub fn catalog(&self, catalog: Catalog) -> Option<(Scope, StatusFilter)> {
+    /// viewer may not open it (its URL then answers 404). The business
+    /// partner catalogs can be narrowed to one business partner the viewer
+    /// is authorised for; no other catalog takes one.
+    pub fn catalog(
+        &self,
+        catalog: Catalog,
+        partner: Option<Id>,
+    ) -> Option<(Scope, StatusFilter)> {
         let mine = || Scope::Involving {
             person: self.person,
             partners: self.partners(),
         };
-        let partner = || {
-            let partners = self.authorised_partners();
+        let partner_scope = || {
+            let partners = match partner {
+                Some(bp) if self.is_authorised_for(bp) => vec![bp],
+                Some(_) => Vec::new(),
+                None => self.authorised_partners(),
+            };
             (!partners.is_empty()).then_some(Scope::Partners(partners))
         };
+        let partner_catalog = matches!(catalog, Catalog::PartnerOpen | Catalog::PartnerClosed);
+        if partner.is_some() && !partner_catalog {
+            return None;
+        }
         match (catalog, self.agent) {
             (Catalog::MyOpen, false) => Some((mine(), StatusFilter::Open)),
             (Catalog::MyClosed, false) => Some((mine(), StatusFilter::Closed)),
-            (Catalog::PartnerOpen, false) => partner().map(|s| (s, StatusFilter::Open)),
-            (Catalog::PartnerClosed, false) => partner().map(|s| (s, StatusFilter::Closed)),
+            (Catalog::PartnerOpen, false) => partner_scope().map(|s| (s, StatusFilter::Open)),
+            (Catalog::PartnerClosed, false) => {
+                partner_scope().map(|s| (s, StatusFilter::Closed))
+            }
             (Catalog::DeskOpen, true) => Some((Scope::All, StatusFilter::Open)),
             (Catalog::DeskNewCalls, true) => Some((Scope::All, StatusFilter::NewCalls)),
             (Catalog::DeskClosed, true) => Some((Scope::All, StatusFilter::Closed)),
@@ -244,7 +316,51 @@ mod tests {
     #[test]
     fn other_business_partners_see_nothing() {
         assert!(!customer(10, 2, true).may_see_ticket(&T));
-        assert!(customer(13, 2, true).catalog(Catalog::DeskOpen).is_none());
+        assert!(customer(13, 2, true).catalog(Catalog::DeskOpen, None).is_none());
+        assert!(!customer(13, 2, true).may_see_partner(1));
+        assert!(!customer(13, 2, true).may_see_offering(1, true));
+        assert!(!customer(13, 2, true).may_list_persons_of(1));
+        assert!(!customer(13, 2, true).may_see_person(10, &[1]));
+    }
+
+    #[test]
+    fn partner_catalogs_narrow_to_authorised_partners_only() {
+        let both = Viewer {
+            person: 5,
+            agent: false,
+            memberships: vec![
+                Membership { business_partner: 1, authorised: false },
+                Membership { business_partner: 2, authorised: true },
+            ],
+        };
+        assert_eq!(
+            both.catalog(Catalog::PartnerOpen, None),
+            Some((Scope::Partners(vec![2]), StatusFilter::Open))
+        );
+        assert_eq!(
+            both.catalog(Catalog::PartnerClosed, Some(2)),
+            Some((Scope::Partners(vec![2]), StatusFilter::Closed))
+        );
+        assert_eq!(both.catalog(Catalog::PartnerOpen, Some(1)), None);
+        assert_eq!(both.catalog(Catalog::PartnerOpen, Some(3)), None);
+        assert_eq!(both.catalog(Catalog::MyOpen, Some(2)), None);
+        assert_eq!(both.partners_to_report_in(true), vec![2]);
+        assert_eq!(both.partners_to_report_in(false), vec![1, 2]);
+        assert!(both.may_list_persons_of(2) && !both.may_list_persons_of(1));
+        assert!(both.may_see_person(9, &[1, 2]) && !both.may_see_person(9, &[1]));
+        assert!(both.may_see_person(5, &[]));
+    }
+
+    #[test]
+    fn end_users_neither_list_persons_nor_see_retired_offerings() {
+        let v = customer(10, 1, false);
+        assert!(!v.may_report_for_others());
+        assert!(!v.may_list_persons_of(1));
+        assert!(v.may_see_offering(1, true));
+        assert!(!v.may_see_offering(1, false));
+        assert!(v.may_see_own_services());
+        assert!(!v.may_keep_master_data());
+        assert!(v.catalog(Catalog::PartnerOpen, None).is_none());
     }
 
     #[test]

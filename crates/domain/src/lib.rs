@@ -6,6 +6,8 @@ pub mod access;
 pub mod auth;
 pub mod email;
 pub mod error;
+pub mod import;
+pub mod masterdata;
 pub mod model;
 pub mod ticket;
 

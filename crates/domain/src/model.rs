@@ -1,6 +1,7 @@
 //! The records of the domain as the rest of the product reads them.
 
 use crate::access::TicketParties;
+use crate::masterdata::{FieldChange, Period, SystemKind, UnitKind};
 use crate::ticket::{
     EntryKind, Impact, Priority, TicketKind, TicketNumber, TicketStatus, TicketType, Urgency,
 };
@@ -30,15 +31,91 @@ pub struct Service {
     pub business_partner_id: Id,
     pub name: String,
     pub description: String,
+    /// Retired services stay on old tickets but are offered no more.
+    pub active: bool,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct System {
     pub id: Id,
     pub business_partner_id: Id,
-    pub kind: String,
+    pub kind: SystemKind,
     pub name: String,
     pub inventory_number: String,
+    pub user_id: Option<Id>,
+    pub user_name: Option<String>,
+    /// Retired systems stay on old tickets but are offered no more.
+    pub active: bool,
+}
+
+/// A department or location of a business partner.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PartnerUnit {
+    pub id: Id,
+    pub business_partner_id: Id,
+    pub kind: UnitKind,
+    pub name: String,
+}
+
+/// A contract of a business partner with the persons it authorises.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Contract {
+    pub id: Id,
+    pub business_partner_id: Id,
+    pub name: String,
+    pub period: Period,
+    pub in_force: bool,
+    pub authorisations: Vec<Authorisation>,
+}
+
+/// A person named as authorised in a contract, for a period.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Authorisation {
+    pub id: Id,
+    pub contract_id: Id,
+    pub person_id: Id,
+    pub person_name: String,
+    pub person_email: Email,
+    pub period: Period,
+    /// In force now: its own period and the contract's both.
+    pub in_force: bool,
+}
+
+/// A person's membership in a business partner, as the desk sees it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MembershipView {
+    pub business_partner: BusinessPartner,
+    pub unit_id: Option<Id>,
+    pub unit_name: Option<String>,
+    pub authorised: bool,
+}
+
+/// A member of a business partner, as the desk sees it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Member {
+    pub person: Person,
+    pub unit_name: Option<String>,
+    pub authorised: bool,
+}
+
+/// One change of master data: who, when, what.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ChangeEntry {
+    pub id: Id,
+    pub at: Timestamp,
+    pub actor_name: Option<String>,
+    pub object_kind: String,
+    pub object_id: Id,
+    pub action: String,
+    pub changes: Vec<FieldChange>,
+}
+
+/// One choice offered by a picker.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PickItem {
+    pub id: Id,
+    pub label: String,
+    pub detail: String,
 }
 
 /// A ticket with the names of the things it refers to, ready to show.

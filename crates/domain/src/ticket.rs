@@ -36,6 +36,7 @@ macro_rules! code_enum {
         }
     };
 }
+pub(crate) use code_enum;
 
 code_enum! {
     /// Every portal ticket starts as a call; the desk classifies it.

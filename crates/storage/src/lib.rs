@@ -9,6 +9,7 @@
 //! on a lock upgrade.
 
 mod files;
+mod masterdata;
 mod persons;
 mod sessions;
 mod tickets;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Executor, Row};
 use ticketwerk_domain::DomainError;
 
 pub use files::FileStore;
+pub use masterdata::{Change, NamedPage};
 pub use persons::{Credentials, NewPerson};
 pub use sessions::{Session, SessionStage};
 pub use tickets::{ColumnFilter, Page, SortKey, TicketQuery};
@@ -63,6 +65,14 @@ impl<T> Context<T> for std::result::Result<T, sqlx::Error> {
 }
 
 /// Reads a column that holds a domain code (status, kind, …).
+/// Now, in Unix seconds.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 pub(crate) fn code<T: FromStr>(row: &AnyRow, column: &str) -> Result<T> {
     let raw: String = row.try_get(column).context("reading a row")?;
     raw.parse()
@@ -152,6 +162,22 @@ impl Store {
                 context: "applying migrations",
                 source: e.into(),
             })
+    }
+
+    /// A transaction that holds the write lock from its first statement,
+    /// for changes that read before they write: on SQLite a read would
+    /// otherwise pin a snapshot that a concurrent writer can invalidate
+    /// (the upgrade then fails at once instead of waiting its turn).
+    pub(crate) async fn begin_write(
+        &self,
+        context: &'static str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await.context(context)?;
+        sqlx::query("UPDATE ticket_counters SET year = year WHERE 1 = 0")
+            .execute(&mut *tx)
+            .await
+            .context(context)?;
+        Ok(tx)
     }
 
     pub fn backend(&self) -> Backend {

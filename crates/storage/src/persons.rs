@@ -4,9 +4,11 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use ticketwerk_domain::access::Membership;
+use ticketwerk_domain::masterdata::{ContractInput, Period, SystemKind};
 use ticketwerk_domain::model::{BusinessPartner, Person, Service, System};
 use ticketwerk_domain::{DomainError, Email, Id, Timestamp, Viewer};
 
+use crate::masterdata::{Change, insert_authorisation, insert_contract, insert_membership};
 use crate::{Context, Result, Store, is_unique_violation};
 
 /// A person to create, already validated.
@@ -32,7 +34,7 @@ pub struct Credentials {
 
 const PERSON_COLUMNS: &str = "id, email, name, phone, language, is_agent, active";
 
-fn person(row: &AnyRow) -> Result<Person> {
+pub(crate) fn person(row: &AnyRow) -> Result<Person> {
     let email: String = row.try_get("email").context("reading a person")?;
     Ok(Person {
         id: row.try_get("id").context("reading a person")?,
@@ -51,7 +53,7 @@ fn person(row: &AnyRow) -> Result<Person> {
     })
 }
 
-fn business_partner(row: &AnyRow) -> Result<BusinessPartner> {
+pub(crate) fn business_partner(row: &AnyRow) -> Result<BusinessPartner> {
     Ok(BusinessPartner {
         id: row.try_get("id").context("reading a business partner")?,
         customer_number: row
@@ -125,21 +127,44 @@ impl Store {
         }
     }
 
+    /// Adds a person to a business partner; `authorised` also names them
+    /// in the business partner's contract in force (one is created, open
+    /// from now, when there is none). For the command line and the demo;
+    /// the desk's forms use `join_partner` and `authorise`.
     pub async fn add_membership(
         &self,
         person: Id,
         business_partner: Id,
         authorised: bool,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO memberships (person_id, business_partner_id, authorised) VALUES ($1, $2, $3)",
-        )
-        .bind(person)
-        .bind(business_partner)
-        .bind(i64::from(authorised))
-        .execute(&self.pool)
-        .await
-        .context("adding a membership")?;
+        let now = crate::unix_now();
+        let change = Change { actor: None, at: now };
+        let mut tx = self.begin_write("adding a membership").await?;
+        insert_membership(&mut tx, person, business_partner, None, change).await?;
+        if authorised {
+            let current = sqlx::query(
+                "SELECT id FROM contracts WHERE business_partner_id = $1 AND starts_at <= $2 \
+                 AND (ends_at IS NULL OR ends_at > $2) ORDER BY starts_at DESC, id DESC LIMIT 1",
+            )
+            .bind(business_partner)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("finding a contract")?;
+            let contract = match current {
+                Some(row) => row.try_get("id").context("finding a contract")?,
+                None => {
+                    let input = ContractInput {
+                        name: "Rahmenvertrag".to_string(),
+                        period: Period::new(now, None)?,
+                    };
+                    insert_contract(&mut tx, business_partner, &input, change).await?
+                }
+            };
+            insert_authorisation(&mut tx, contract, person, Period::new(now, None)?, change)
+                .await?;
+        }
+        tx.commit().await.context("adding a membership")?;
         Ok(())
     }
 
@@ -198,52 +223,51 @@ impl Store {
         Ok(())
     }
 
-    /// The person's authority: agent or not, and the business partners they
-    /// belong to, with authorisation.
+    /// The person's authority now: agent or not, and the business partners
+    /// they belong to, with authorisation.
     pub async fn viewer(&self, person: Id) -> Result<Option<Viewer>> {
-        Ok(self
-            .viewer_and_person(person)
-            .await?
-            .map(|(viewer, _)| viewer))
+        self.viewer_at(person, crate::unix_now()).await
     }
 
-    /// The person and their authority, for a signed-in request; `None`
-    /// when the person does not exist or is no longer active.
-    pub async fn viewer_and_person(&self, person: Id) -> Result<Option<(Viewer, Person)>> {
+    /// The person's authority at a moment: authorised for a business
+    /// partner while they are a member and named in one of its contracts
+    /// by an authorisation in force, in a contract in force.
+    pub async fn viewer_at(&self, person: Id, now: Timestamp) -> Result<Option<Viewer>> {
+        Ok(self
+            .viewer_and_person(person, now)
+            .await?
+            .map(|(viewer, _, _)| viewer))
+    }
+
+    /// The person, their authority and their business partners (by name),
+    /// for a signed-in request; `None` when the person does not exist or
+    /// is no longer active.
+    pub async fn viewer_and_person(
+        &self,
+        person: Id,
+        now: Timestamp,
+    ) -> Result<Option<(Viewer, Person, Vec<BusinessPartner>)>> {
         let Some(p) = self.person(person).await? else {
             return Ok(None);
         };
         if !p.active {
             return Ok(None);
         }
-        let rows = sqlx::query(
-            "SELECT business_partner_id, authorised FROM memberships WHERE person_id = $1 \
-             ORDER BY business_partner_id",
-        )
-        .bind(person)
-        .fetch_all(&self.pool)
-        .await
-        .context("reading memberships")?;
-        let memberships = rows
+        let found = self.memberships_of(person, now).await?;
+        let memberships = found
             .iter()
-            .map(|r| {
-                Ok(Membership {
-                    business_partner: r
-                        .try_get("business_partner_id")
-                        .context("reading memberships")?,
-                    authorised: r
-                        .try_get::<i64, _>("authorised")
-                        .context("reading memberships")?
-                        != 0,
-                })
+            .map(|m| Membership {
+                business_partner: m.business_partner.id,
+                authorised: m.authorised,
             })
-            .collect::<Result<_>>()?;
+            .collect();
+        let partners = found.into_iter().map(|m| m.business_partner).collect();
         let viewer = Viewer {
             person,
             agent: p.agent,
             memberships,
         };
-        Ok(Some((viewer, p)))
+        Ok(Some((viewer, p, partners)))
     }
 
     /// The business partners a person belongs to, by name.
@@ -292,27 +316,9 @@ impl Store {
         .context("creating a service")
     }
 
+    /// The services of a business partner in use, by name.
     pub async fn services_of(&self, business_partner: Id) -> Result<Vec<Service>> {
-        let rows = sqlx::query(
-            "SELECT id, business_partner_id, name, description FROM services \
-             WHERE business_partner_id = $1 ORDER BY name, id",
-        )
-        .bind(business_partner)
-        .fetch_all(&self.pool)
-        .await
-        .context("listing services")?;
-        rows.iter()
-            .map(|r| {
-                Ok(Service {
-                    id: r.try_get("id").context("reading a service")?,
-                    business_partner_id: r
-                        .try_get("business_partner_id")
-                        .context("reading a service")?,
-                    name: r.try_get("name").context("reading a service")?,
-                    description: r.try_get("description").context("reading a service")?,
-                })
-            })
-            .collect()
+        self.services_of_partners(&[business_partner], false).await
     }
 
     pub async fn create_system(
@@ -328,7 +334,11 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(business_partner)
-        .bind(kind.trim())
+        .bind(
+            SystemKind::parse_loose(kind)
+                .ok_or_else(|| DomainError::invalid("kind", "form.unknown_choice"))?
+                .code(),
+        )
         .bind(name.trim())
         .bind(inventory_number.trim())
         .bind(person)
@@ -339,27 +349,16 @@ impl Store {
         .context("creating a system")
     }
 
+    /// The systems of a business partner in use, by name.
     pub async fn systems_of(&self, business_partner: Id) -> Result<Vec<System>> {
-        let rows = sqlx::query(
-            "SELECT id, business_partner_id, kind, name, inventory_number FROM systems \
-             WHERE business_partner_id = $1 ORDER BY name, id",
-        )
+        let rows = sqlx::query(&format!(
+            "{} WHERE s.business_partner_id = $1 AND s.active = 1 ORDER BY s.name, s.id",
+            crate::masterdata::SYSTEM_SELECT
+        ))
         .bind(business_partner)
         .fetch_all(&self.pool)
         .await
         .context("listing systems")?;
-        rows.iter()
-            .map(|r| {
-                Ok(System {
-                    id: r.try_get("id").context("reading a system")?,
-                    business_partner_id: r
-                        .try_get("business_partner_id")
-                        .context("reading a system")?,
-                    kind: r.try_get("kind").context("reading a system")?,
-                    name: r.try_get("name").context("reading a system")?,
-                    inventory_number: r.try_get("inventory_number").context("reading a system")?,
-                })
-            })
-            .collect()
+        rows.iter().map(crate::masterdata::system).collect()
     }
 }

@@ -127,29 +127,29 @@ pub struct Page<T> {
 
 /// A query whose `$n` placeholders are numbered as they are added.
 #[derive(Default)]
-struct Sql {
+pub(crate) struct Sql {
     text: String,
     args: Vec<Arg>,
 }
 
-enum Arg {
+pub(crate) enum Arg {
     Int(i64),
     Text(String),
 }
 
 impl Sql {
-    fn push(&mut self, s: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
         self
     }
 
-    fn bind(&mut self, arg: Arg) -> &mut Self {
+    pub(crate) fn bind(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);
         self.text.push_str(&format!("${}", self.args.len()));
         self
     }
 
-    fn ids(&mut self, ids: &[Id]) -> &mut Self {
+    pub(crate) fn ids(&mut self, ids: &[Id]) -> &mut Self {
         self.push("(");
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
@@ -160,7 +160,7 @@ impl Sql {
         self.push(")")
     }
 
-    fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+    pub(crate) fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for arg in &self.args {
             q = match arg {
@@ -256,7 +256,7 @@ fn attachment(r: &AnyRow) -> Result<Attachment> {
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
-fn like_pattern(s: &str) -> String {
+pub(crate) fn like_pattern(s: &str) -> String {
     let mut out = String::from("%");
     for ch in s.to_lowercase().chars() {
         if matches!(ch, '%' | '_' | '\\') {
@@ -271,7 +271,7 @@ fn like_pattern(s: &str) -> String {
 /// SQLite's `LOWER` folds ASCII only. For each other letter of a
 /// lower-cased search, its capital is replaced before `LOWER`, so that
 /// "überhitzung" finds "Überhitzung" on SQLite as it does on PostgreSQL.
-fn case_folds(lowered: &str) -> Vec<(String, String)> {
+pub(crate) fn case_folds(lowered: &str) -> Vec<(String, String)> {
     let mut folds: Vec<(String, String)> = Vec::new();
     for c in lowered.chars().filter(|c| !c.is_ascii()) {
         let mut upper = c.to_uppercase();
@@ -369,7 +369,7 @@ pub(crate) async fn capitals_lower_folds(pool: &AnyPool) -> HashSet<char> {
 
 /// `LOWER(column) LIKE pattern`, with the case folds `LOWER` misses
 /// written out as `REPLACE` around the column.
-fn push_like(sql: &mut Sql, column: &str, pattern: &str, folds: &[(String, String)]) {
+pub(crate) fn push_like(sql: &mut Sql, column: &str, pattern: &str, folds: &[(String, String)]) {
     sql.push("LOWER(");
     for _ in folds {
         sql.push("REPLACE(");
@@ -436,6 +436,29 @@ impl Store {
             new.business_partner_id,
         )
         .await?;
+        // The person reported for belongs to the ticket's business partner,
+        // and so does the reporter unless they are of the desk: checked in
+        // the transaction that writes, whatever the caller checked before.
+        for (field, person) in [
+            ("reported_by", new.reported_by),
+            ("reported_for", new.reported_for),
+        ] {
+            let desk = if field == "reported_by" { 1 } else { 0 };
+            let party = sqlx::query(
+                "SELECT 1 AS one FROM persons p WHERE p.id = $1 AND p.active = 1 AND \
+                 (EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id \
+                  AND m.business_partner_id = $2) OR (p.is_agent = 1 AND $3 = 1))",
+            )
+            .bind(person)
+            .bind(new.business_partner_id)
+            .bind(desk)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("checking a party")?;
+            if party.is_none() {
+                return Err(DomainError::invalid(field, "unknown_choice").into());
+            }
+        }
         let number = TicketNumber::new(year, sequence);
         let priority = Priority::from_matrix(new.impact, new.urgency);
         let id: Id = sqlx::query(
@@ -953,7 +976,7 @@ async fn check_belongs(
 ) -> Result<()> {
     let Some(id) = id else { return Ok(()) };
     let found = sqlx::query(&format!(
-        "SELECT 1 AS one FROM {table} WHERE id = $1 AND business_partner_id = $2"
+        "SELECT 1 AS one FROM {table} WHERE id = $1 AND business_partner_id = $2 AND active = 1"
     ))
     .bind(id)
     .bind(business_partner)

@@ -440,7 +440,7 @@ async fn lists_show_each_person_what_is_theirs() {
             let store = store.clone();
             async move {
                 let viewer = store.viewer(person).await.unwrap().unwrap();
-                match viewer.catalog(which) {
+                match viewer.catalog(which, None) {
                     Some((scope, status)) => Some(listed(&store, scope, status).await),
                     None => None,
                 }

@@ -2,6 +2,7 @@
 //! as plain HTML forms that work without JavaScript. Handlers are thin:
 //! extract, ask the domain (through `access`) and storage, render.
 
+mod dates;
 mod error;
 mod i18n;
 mod render;

@@ -43,6 +43,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("privacy.html", include_str!("../templates/privacy.html")),
     ("tiles.html", include_str!("../templates/tiles.html")),
+    ("services.html", include_str!("../templates/services.html")),
+    ("service.html", include_str!("../templates/service.html")),
 ];
 
 fn lang_of(state: &State) -> Lang {
@@ -74,7 +76,9 @@ impl Templates {
         });
         let zone = jiff::tz::TimeZone::get(&settings.time_zone)
             .map_err(|e| anyhow::anyhow!("unknown time zone {}: {e}", settings.time_zone))?;
+        let z = zone.clone();
         env.add_filter("dt", move |state: &State, ts: i64| -> String {
+            let zone = &z;
             let Ok(at) = jiff::Timestamp::from_second(ts) else {
                 return String::new();
             };
@@ -83,6 +87,31 @@ impl Templates {
                 Lang::De => local.strftime("%d.%m.%Y %H:%M").to_string(),
                 Lang::En => local.strftime("%Y-%m-%d %H:%M").to_string(),
             }
+        });
+        env.add_filter("truncate", |s: &str, n: usize| -> String {
+            if s.chars().count() <= n {
+                s.to_string()
+            } else {
+                let cut: String = s.chars().take(n).collect();
+                format!("{}…", cut.trim_end())
+            }
+        });
+        // Dates of periods (contracts, authorisations): `date` of a start,
+        // `until` of an exclusive end (the last day in force), `day` as an
+        // <input type="date"> value; all in the provider's time zone.
+        let z = zone.clone();
+        env.add_filter("date", move |state: &State, ts: i64| -> String {
+            crate::dates::show(ts, &z, lang_of(state))
+        });
+        let z = zone.clone();
+        env.add_filter("until", move |state: &State, ts: i64| -> String {
+            crate::dates::show(ts - 1, &z, lang_of(state))
+        });
+        let z = zone.clone();
+        env.add_filter("day", move |ts: i64| -> String { crate::dates::input_value(ts, &z) });
+        let z = zone.clone();
+        env.add_filter("until_day", move |ts: i64| -> String {
+            crate::dates::input_value(ts - 1, &z)
         });
         env.add_filter("split", |s: &str, sep: &str| -> Vec<String> {
             s.split(sep).map(str::to_string).collect()

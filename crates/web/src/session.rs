@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use minijinja::value::Value;
 use subtle::ConstantTimeEq;
 use ticketwerk_domain::auth::{hash_token, new_token};
-use ticketwerk_domain::model::Person;
+use ticketwerk_domain::model::{BusinessPartner, Person};
 use ticketwerk_domain::{Id, Timestamp, Viewer};
 use ticketwerk_storage::{Session, SessionStage};
 
@@ -111,6 +111,8 @@ pub struct Current {
     pub session: Session,
     pub viewer: Viewer,
     pub person: Person,
+    /// The business partners the person belongs to, by name.
+    pub partners: Vec<BusinessPartner>,
     pub lang: Lang,
 }
 
@@ -129,14 +131,14 @@ impl Current {
             Some(s) if s.stage == SessionStage::Full => s,
             _ => return Err(WebError::SignIn),
         };
-        let (viewer, person) = app
+        let now = now();
+        let (viewer, person, partners) = app
             .store()
-            .viewer_and_person(session.person)
+            .viewer_and_person(session.person, now)
             .await?
             .ok_or(WebError::SignIn)?;
         // `touch_session` writes at most once a minute; skipping the
         // statement in between keeps page views free of write locks.
-        let now = now();
         if now - session.last_seen_at >= 60 {
             app.store().touch_session(&session.token_hash, now).await?;
         }
@@ -148,6 +150,7 @@ impl Current {
             session,
             viewer,
             person,
+            partners,
             lang,
         })
     }
@@ -175,7 +178,7 @@ impl Current {
                     agent => self.viewer.agent,
                 },
                 csrf => self.session.csrf_token,
-                may_create_for_others => self.viewer.memberships.iter().any(|m| m.authorised),
+                may_create_for_others => self.viewer.may_report_for_others(),
             }
         }
     }

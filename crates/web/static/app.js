@@ -31,25 +31,147 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 });
 
-// A person of several business partners: the service and system lists
-// offer only those of the business partner chosen. Without JavaScript all
-// are offered, grouped by business partner, and the server refuses a
-// mismatch with a message at the field.
+// Pickers: the "+" of a picker field opens a dialog that searches as you
+// type (GET /pickers/<kind>), with arrow keys, Enter and Escape. Without
+// JavaScript the same button submits the form and the page shows the
+// search in place.
 document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("select[data-partner-of]").forEach((select) => {
-    const partner = document.getElementById(select.dataset.partnerOf);
-    if (!partner) return;
-    const apply = () => {
-      select.querySelectorAll("optgroup[data-partner]").forEach((group) => {
-        const other = partner.value !== "" && group.dataset.partner !== partner.value;
-        group.hidden = other;
-        group.disabled = other;
-        if (other && select.selectedOptions[0] && group.contains(select.selectedOptions[0])) {
-          select.value = "";
-        }
-      });
-    };
-    partner.addEventListener("change", apply);
-    apply();
+  const form = document.getElementById("ticket-form");
+  if (!form || typeof HTMLDialogElement === "undefined") return;
+  const text = (key) => form.dataset[key] || key;
+  const partnerId = () => {
+    const input = form.querySelector('input[name="business_partner_id"]');
+    return input ? input.value : "";
+  };
+  const personId = () => {
+    const input = form.querySelector('input[name="reported_for_id"]');
+    return input ? input.value : "";
+  };
+
+  const dialog = document.createElement("dialog");
+  dialog.className = "picker-dialog";
+  dialog.setAttribute("aria-labelledby", "picker-dialog-title");
+  dialog.innerHTML =
+    '<form method="dialog" class="picker-dialog-form">' +
+    '<h2 id="picker-dialog-title"></h2>' +
+    '<label for="picker-dialog-q"></label>' +
+    '<input id="picker-dialog-q" type="search" autocomplete="off" role="combobox" aria-expanded="true" aria-controls="picker-dialog-list" aria-autocomplete="list">' +
+    '<p class="picker-dialog-status hint" aria-live="polite"></p>' +
+    '<ul id="picker-dialog-list" role="listbox" class="picker-list"></ul>' +
+    '<div class="actions"><button value="cancel" class="picker-dialog-close"></button></div>' +
+    "</form>";
+  document.body.appendChild(dialog);
+  const q = dialog.querySelector("#picker-dialog-q");
+  const list = dialog.querySelector("#picker-dialog-list");
+  const status = dialog.querySelector(".picker-dialog-status");
+  dialog.querySelector("label").textContent = text("pickerSearch");
+  dialog.querySelector(".picker-dialog-close").textContent = text("pickerClose");
+
+  let current = null; // the fieldset being picked for
+  let items = [];
+  let active = -1;
+  let timer = null;
+  let request = 0;
+
+  const setActive = (n) => {
+    const options = list.querySelectorAll('[role="option"]');
+    if (options.length === 0) { active = -1; q.removeAttribute("aria-activedescendant"); return; }
+    active = Math.max(0, Math.min(n, options.length - 1));
+    options.forEach((o, i) => o.setAttribute("aria-selected", i === active ? "true" : "false"));
+    q.setAttribute("aria-activedescendant", options[active].id);
+    options[active].scrollIntoView({ block: "nearest" });
+  };
+
+  const render = () => {
+    list.textContent = "";
+    items.forEach((item, i) => {
+      const li = document.createElement("li");
+      li.id = `picker-option-${i}`;
+      li.setAttribute("role", "option");
+      li.dataset.id = item.id;
+      const label = document.createElement("span");
+      label.textContent = item.label;
+      const detail = document.createElement("span");
+      detail.className = "hint";
+      detail.textContent = item.detail ? ` ${item.detail}` : "";
+      li.append(label, detail);
+      li.addEventListener("click", () => choose(item));
+      list.appendChild(li);
+    });
+    status.textContent = items.length === 0 ? text("pickerNothing") : "";
+    setActive(0);
+  };
+
+  const search = () => {
+    const fieldset = current;
+    const params = new URLSearchParams({ q: q.value, mode: fieldset.dataset.mode });
+    if (fieldset.dataset.picker !== "partners") params.set("bp", partnerId());
+    if (fieldset.dataset.picker === "systems" && personId()) params.set("first", personId());
+    const mine = ++request;
+    status.textContent = text("pickerLoading");
+    fetch(`/pickers/${fieldset.dataset.picker}?${params}`, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((data) => { if (mine === request) { items = data.items || []; render(); } })
+      .catch(() => { if (mine === request) { items = []; list.textContent = ""; status.textContent = text("pickerFailed"); } });
+  };
+
+  const setValue = (fieldset, item) => {
+    const name = `${fieldset.dataset.field}_id`;
+    fieldset.querySelectorAll(`input[name="${name}"]`).forEach((i) => { if (i.type === "radio") i.closest("li").remove(); });
+    let input = fieldset.querySelector(`input[type="hidden"][name="${name}"]`);
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      fieldset.appendChild(input);
+    }
+    const changed = input.value !== (item ? String(item.id) : "");
+    input.value = item ? item.id : "";
+    fieldset.querySelector(".picked-label").textContent = item ? item.label : text("pickerNone");
+    fieldset.querySelector(".picked-detail").textContent = item ? item.detail : "";
+    const open = fieldset.querySelector(".picker-open");
+    if (open) open.textContent = item ? text("pickerChange") : `+ ${text("pickerChoose")}`;
+    const clear = fieldset.querySelector(".picker-clear");
+    if (clear) clear.hidden = !item;
+    const searchBox = fieldset.querySelector(".picker-search");
+    if (searchBox) searchBox.remove();
+    // A new business partner: what was chosen of the old one no longer fits.
+    if (changed && fieldset.dataset.picker === "partners") {
+      form.querySelectorAll('fieldset[data-picker]:not([data-picker="partners"])').forEach((f) => setValue(f, null));
+      form.querySelectorAll("fieldset[data-picker] .picker-blocked").forEach((p) => p.remove());
+      form.querySelectorAll("fieldset[data-picker] .picker-actions").forEach((a) => { a.hidden = false; });
+    }
+  };
+
+  const choose = (item) => {
+    setValue(current, item);
+    const opener = current.querySelector(".picker-open");
+    dialog.close();
+    if (opener) opener.focus();
+  };
+
+  q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 150); });
+  q.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown") { e.preventDefault(); setActive(active + 1); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); setActive(active - 1); }
+    else if (e.key === "Enter") { e.preventDefault(); if (items[active]) choose(items[active]); }
+  });
+
+  form.querySelectorAll("fieldset[data-picker]").forEach((fieldset) => {
+    const open = fieldset.querySelector(".picker-open");
+    const clear = fieldset.querySelector(".picker-clear");
+    if (open) open.addEventListener("click", (e) => {
+      if (fieldset.dataset.picker !== "partners" && !partnerId()) return; // the server says why
+      e.preventDefault();
+      current = fieldset;
+      dialog.querySelector("h2").textContent = fieldset.querySelector("legend").textContent;
+      q.value = "";
+      items = [];
+      list.textContent = "";
+      dialog.showModal();
+      q.focus();
+      search();
+    });
+    if (clear) clear.addEventListener("click", (e) => { e.preventDefault(); setValue(fieldset, null); if (open) open.focus(); });
   });
 });

@@ -256,7 +256,7 @@ async fn required_fields_are_named_and_typed_text_survives() {
     );
 
     let english = anna.get("/language/en?back=/tickets/new").await;
-    assert!(english.contains("Create a new ticket") && english.contains("Short text"));
+    assert!(english.contains("New ticket for me") && english.contains("Short text"));
 }
 
 #[tokio::test]
@@ -884,9 +884,20 @@ async fn a_business_partner_one_does_not_belong_to_is_not_a_choice() {
         .text("ticket_type", "incident");
     let page = client.post_multipart("/tickets/new", form).await;
     assert_eq!(page.status, 422);
-    assert!(page.contains("id=\"business_partner_id-error\">Diese Auswahl ist nicht möglich."));
+    assert!(page.contains("id=\"business_partner-error\">Diese Auswahl ist nicht möglich."));
     assert!(!page.contains("Fremde AG"));
-    assert!(page.contains("Müller GmbH (K-1)") && page.contains("Stadtwerke Lindenau (K-2)"));
+    // The picker, without JavaScript: the search opens in the form and
+    // offers the person's own business partners only.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", client.csrf().await)
+        .text("business_partner_id", three.to_string())
+        .text("short_text", "Telefon")
+        .text("picker", "business_partner");
+    let page = client.post_multipart("/tickets/new", form).await;
+    assert_eq!(page.status, 200);
+    assert!(page.contains("Müller GmbH") && page.contains("Stadtwerke Lindenau"));
+    assert!(!page.contains("Fremde AG") && !page.contains("K-3"));
+    assert!(page.contains("value=\"Telefon\""), "typed text is kept");
 }
 
 #[tokio::test]

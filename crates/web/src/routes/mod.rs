@@ -3,6 +3,8 @@
 mod auth;
 mod health;
 mod portal;
+mod report;
+mod services;
 mod tickets;
 
 use axum::Router;
@@ -32,6 +34,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/catalog/{name}"),
     ("GET", "/tickets/new"),
     ("POST", "/tickets/new"),
+    ("GET", "/tickets/new-for-someone"),
+    ("POST", "/tickets/new-for-someone"),
+    ("GET", "/pickers/{kind}"),
+    ("GET", "/services"),
+    ("GET", "/services/{id}"),
     ("GET", "/tickets/{number}"),
     ("POST", "/tickets/{number}/entries"),
     ("GET", "/tickets/{number}/edit"),
@@ -60,7 +67,14 @@ pub fn router(app: App) -> Router {
         .route("/privacy", get(portal::privacy))
         .route("/", get(portal::home))
         .route("/catalog/{name}", get(portal::catalog))
-        .route("/tickets/new", get(tickets::new_page).post(tickets::create))
+        .route("/tickets/new", get(report::new_page).post(report::create))
+        .route(
+            "/tickets/new-for-someone",
+            get(report::new_for_someone_page).post(report::create_for_someone),
+        )
+        .route("/pickers/{kind}", get(report::pickers))
+        .route("/services", get(services::list))
+        .route("/services/{id}", get(services::view))
         .route("/tickets/{number}", get(tickets::view))
         .route("/tickets/{number}/entries", post(tickets::add_entry))
         .route(

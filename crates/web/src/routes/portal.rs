@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use ticketwerk_domain::{Catalog, TicketKind, TicketStatus};
+use ticketwerk_domain::model::BusinessPartner;
+use ticketwerk_domain::{Catalog, Id, TicketKind, TicketStatus};
 use ticketwerk_storage::{ColumnFilter, SortKey, TicketQuery};
 
 use crate::i18n::Lang;
@@ -27,16 +28,58 @@ const CATALOGS: &[(&str, Catalog)] = &[
     ("desk-closed", Catalog::DeskClosed),
 ];
 
-/// The tiles of the home page a person may use, in the manual's order.
-fn tiles(current: &Current) -> Vec<(&'static str, &'static str)> {
+/// A catalog by its URL name: a name of `CATALOGS`, and for the business
+/// partner catalogs optionally `-<id>` for one business partner.
+fn parse_catalog(name: &str) -> Option<(Catalog, Option<Id>)> {
+    if let Some((_, c)) = CATALOGS.iter().find(|(n, _)| *n == name) {
+        return Some((*c, None));
+    }
+    let (base, id) = name.rsplit_once('-')?;
+    let catalog = match base {
+        "partner-open" => Catalog::PartnerOpen,
+        "partner-closed" => Catalog::PartnerClosed,
+        _ => return None,
+    };
+    let parsed: Id = id.parse().ok().filter(|n: &Id| n.to_string() == id)?;
+    Some((catalog, Some(parsed)))
+}
+
+/// May this viewer open the catalog of this URL name?
+fn may_open(current: &Current, name: &str) -> bool {
+    parse_catalog(name).is_some_and(|(c, bp)| current.viewer.catalog(c, bp).is_some())
+}
+
+/// The tiles of the home page a person may use, in the manual's order:
+/// key, target (a path, or a catalog name) and, for a business partner
+/// catalog of one of several, that business partner's name.
+fn tiles(current: &Current) -> Vec<(&'static str, String, Option<String>)> {
     let mut tiles = Vec::new();
-    if !current.viewer.agent {
-        tiles.push(("tile.new_for_me", "/tickets/new"));
+    if !current.viewer.agent && !current.viewer.memberships.is_empty() {
+        tiles.push(("tile.new_for_me", "/tickets/new".to_string(), None));
     }
     for (name, catalog) in CATALOGS {
-        if current.viewer.catalog(*catalog).is_some() {
-            tiles.push((tile_key(name), *name));
+        if current.viewer.catalog(*catalog, None).is_none() {
+            continue;
         }
+        let partner_catalog = matches!(catalog, Catalog::PartnerOpen | Catalog::PartnerClosed);
+        let authorised: Vec<&BusinessPartner> = current
+            .partners
+            .iter()
+            .filter(|bp| current.viewer.is_authorised_for(bp.id))
+            .collect();
+        if partner_catalog && authorised.len() > 1 {
+            for bp in authorised {
+                tiles.push((tile_key(name), format!("{name}-{}", bp.id), Some(bp.name.clone())));
+            }
+        } else {
+            tiles.push((tile_key(name), name.to_string(), None));
+        }
+        if *catalog == Catalog::MyClosed && current.viewer.may_report_for_others() {
+            tiles.push(("tile.new_for_someone", "/tickets/new-for-someone".to_string(), None));
+        }
+    }
+    if current.viewer.may_see_own_services() {
+        tiles.push(("tile.my_services", "/services".to_string(), None));
     }
     tiles
 }
@@ -45,12 +88,23 @@ fn tile_key(catalog: &str) -> &'static str {
     match catalog {
         "my-open" => "tile.my_open",
         "my-closed" => "tile.my_closed",
-        "partner-open" => "tile.partner_open",
-        "partner-closed" => "tile.partner_closed",
         "desk-new" => "tile.desk_new",
         "desk-open" => "tile.desk_open",
-        _ => "tile.desk_closed",
+        "desk-closed" => "tile.desk_closed",
+        c if c.starts_with("partner-open") => "tile.partner_open",
+        _ => "tile.partner_closed",
     }
+}
+
+/// The name of the business partner a catalog is narrowed to, if any.
+fn catalog_partner(current: &Current, name: &str) -> Option<String> {
+    let (_, bp) = parse_catalog(name)?;
+    let bp = bp?;
+    current
+        .partners
+        .iter()
+        .find(|p| p.id == bp)
+        .map(|p| p.name.clone())
 }
 
 /// The tiles as links. In the workspace, a catalog tile opens its catalog
@@ -58,13 +112,13 @@ fn tile_key(catalog: &str) -> &'static str {
 fn tile_values(current: &Current, tabs: &[&str]) -> Vec<minijinja::Value> {
     tiles(current)
         .into_iter()
-        .map(|(key, target)| {
+        .map(|(key, target, partner)| {
             let href = if target.starts_with('/') {
-                target.to_string()
+                target.clone()
             } else {
-                catalog_href(target, &with_tab(tabs, target))
+                catalog_href(&target, &with_tab(tabs, &target))
             };
-            minijinja::context! { key => key, href => href, name => target }
+            minijinja::context! { key => key, href => href, name => target, partner => partner }
         })
         .collect()
 }
@@ -88,9 +142,7 @@ fn catalog_href(name: &str, tabs: &[&str]) -> String {
 fn open_tabs<'a>(current: &Current, requested: Option<&'a str>, name: &'a str) -> Vec<&'a str> {
     let mut tabs: Vec<&str> = Vec::new();
     for tab in requested.unwrap_or("").split(',') {
-        let known = CATALOGS.iter().find(|(n, _)| *n == tab);
-        let allowed = known.is_some_and(|(_, c)| current.viewer.catalog(*c).is_some());
-        if allowed && !tabs.contains(&tab) {
+        if may_open(current, tab) && !tabs.contains(&tab) {
             tabs.push(tab);
         }
     }
@@ -102,7 +154,7 @@ fn open_tabs<'a>(current: &Current, requested: Option<&'a str>, name: &'a str) -
 
 /// The tab bar: each tab opens its catalog, its X closes it (moving to
 /// the last remaining tab, or home when none is left).
-fn tab_values(tabs: &[&str], active: &str) -> Vec<minijinja::Value> {
+fn tab_values(current: &Current, tabs: &[&str], active: &str) -> Vec<minijinja::Value> {
     tabs.iter()
         .map(|tab| {
             let rest: Vec<&str> = tabs.iter().copied().filter(|t| t != tab).collect();
@@ -114,6 +166,7 @@ fn tab_values(tabs: &[&str], active: &str) -> Vec<minijinja::Value> {
             minijinja::context! {
                 name => tab,
                 key => tile_key(tab),
+                partner => catalog_partner(current, tab),
                 href => catalog_href(tab, tabs),
                 close_href => close_href,
                 active => *tab == active,
@@ -189,9 +242,8 @@ pub async fn catalog(
     Path(name): Path<String>,
     Query(params): Query<CatalogParams>,
 ) -> Result<Response, WebError> {
-    let catalog = CATALOGS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
-    let (scope, status) = catalog
-        .and_then(|c| current.viewer.catalog(c))
+    let (scope, status) = parse_catalog(&name)
+        .and_then(|(c, bp)| current.viewer.catalog(c, bp))
         .ok_or(WebError::NotFound)?;
     let sort = params
         .sort
@@ -238,7 +290,8 @@ pub async fn catalog(
         statuses => TicketStatus::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(),
         kinds => TicketKind::ALL.iter().map(|k| k.code()).collect::<Vec<_>>(),
         tiles => tile_values(&current, &tabs),
-        tabs => tab_values(&tabs, &name),
+        tabs => tab_values(&current, &tabs, &name),
+        title_partner => catalog_partner(&current, &name),
         tabs_param => tabs.join(","),
         catalog => name,
         title_key => tile_key(&name),

@@ -8,24 +8,24 @@ use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use ticketwerk_domain::model::{NewAttachment, NewTicket, Ticket};
+use ticketwerk_domain::model::{NewAttachment, Ticket};
 use ticketwerk_domain::ticket::{
     check_status_change, check_transition, clean_text, status_after_entry, status_choices,
 };
 use ticketwerk_domain::{
-    DomainError, EntryKind, Id, Impact, TicketKind, TicketNumber, TicketStatus, TicketType, Urgency,
+    DomainError, EntryKind, Id, TicketKind, TicketNumber, TicketStatus,
 };
 
 use crate::session::{Current, now};
 use crate::{App, WebError};
 
-const MAX_SHORT_TEXT: usize = 200;
-const MAX_TEXT: usize = 50_000;
-const MAX_REFERENCE: usize = 100;
+pub(super) const MAX_SHORT_TEXT: usize = 200;
+pub(super) const MAX_TEXT: usize = 50_000;
+pub(super) const MAX_REFERENCE: usize = 100;
 const MAX_FILES: usize = 10;
 
 /// A file from a form, not yet stored.
-struct Upload {
+pub(super) struct Upload {
     file_name: String,
     content_type: String,
     bytes: Vec<u8>,
@@ -33,16 +33,16 @@ struct Upload {
 
 /// A submitted multipart form: its text fields and its files.
 #[derive(Default)]
-struct Submitted {
-    fields: HashMap<String, String>,
-    files: Vec<Upload>,
+pub(super) struct Submitted {
+    pub(super) fields: HashMap<String, String>,
+    pub(super) files: Vec<Upload>,
     /// A file refused (empty, over the size limit, one too many): the
     /// message key and the file's name.
-    file_error: Option<(&'static str, String)>,
+    pub(super) file_error: Option<(&'static str, String)>,
 }
 
 impl Submitted {
-    fn get(&self, name: &str) -> &str {
+    pub(super) fn get(&self, name: &str) -> &str {
         self.fields.get(name).map(String::as_str).unwrap_or("")
     }
 }
@@ -70,7 +70,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> WebError {
     }
 }
 
-async fn read_multipart(app: &App, mut multipart: Multipart) -> Result<Submitted, WebError> {
+pub(super) async fn read_multipart(app: &App, mut multipart: Multipart) -> Result<Submitted, WebError> {
     let max = app.settings().max_attachment_bytes;
     let mut out = Submitted::default();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -111,7 +111,7 @@ async fn read_multipart(app: &App, mut multipart: Multipart) -> Result<Submitted
 }
 
 /// Writes uploads to the file store; on failure removes what was written.
-async fn store_files(app: &App, uploads: &[Upload]) -> Result<Vec<NewAttachment>, WebError> {
+pub(super) async fn store_files(app: &App, uploads: &[Upload]) -> Result<Vec<NewAttachment>, WebError> {
     let mut stored = Vec::new();
     for u in uploads {
         match app.files().put(&u.bytes).await {
@@ -130,7 +130,7 @@ async fn store_files(app: &App, uploads: &[Upload]) -> Result<Vec<NewAttachment>
     Ok(stored)
 }
 
-async fn discard_files(app: &App, stored: &[NewAttachment]) {
+pub(super) async fn discard_files(app: &App, stored: &[NewAttachment]) {
     for a in stored {
         app.files().delete(&a.storage_key).await;
     }
@@ -151,244 +151,22 @@ async fn visible_ticket(app: &App, current: &Current, number: &str) -> Result<Ti
     Ok(ticket)
 }
 
-fn year_of(ts: i64) -> i32 {
+pub(super) fn year_of(ts: i64) -> i32 {
     jiff::Timestamp::from_second(ts)
         .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).year() as i32)
         .unwrap_or(1970)
 }
 
-fn options<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Vec<&'static str> {
+pub(super) fn options<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|v| code(*v)).collect()
 }
 
-// ---- Create ---------------------------------------------------------------
-
-async fn new_ticket_page(
-    app: &App,
-    current: &Current,
-    values: &HashMap<String, String>,
-    errors: &HashMap<&'static str, &'static str>,
-    file_problem: Option<&str>,
-    status: StatusCode,
-) -> Result<Response, WebError> {
-    let partners = app.store().business_partners_of(current.person.id).await?;
-    let mut services = Vec::new();
-    let mut systems = Vec::new();
-    for bp in &partners {
-        services.push(minijinja::context! {
-            partner => bp.name, partner_id => bp.id,
-            items => app.store().services_of(bp.id).await?,
-        });
-        systems.push(minijinja::context! {
-            partner => bp.name, partner_id => bp.id,
-            items => app.store().systems_of(bp.id).await?,
-        });
-    }
-    let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
-        partners => partners,
-        services => services,
-        systems => systems,
-        impacts => options(Impact::ALL, Impact::code),
-        urgencies => options(Urgency::ALL, Urgency::code),
-        types => options(TicketType::ALL, TicketType::code),
-        values => values,
-        errors => errors,
-        file_problem => file_problem,
-        person_name => current.person.name,
-        max_size => app.settings().max_attachment_bytes as i64,
-    }};
-    let mut page = app.page("ticket_new.html", ctx);
-    *page.status_mut() = status;
-    Ok(page)
-}
-
-pub async fn new_page(State(app): State<App>, current: Current) -> Result<Response, WebError> {
-    if current.viewer.agent || current.viewer.memberships.is_empty() {
-        return Err(WebError::NotFound);
-    }
-    new_ticket_page(
-        &app,
-        &current,
-        &HashMap::new(),
-        &HashMap::new(),
-        None,
-        StatusCode::OK,
-    )
-    .await
-}
-
-fn parse_id(raw: &str) -> Result<Option<Id>, ()> {
+pub(super) fn parse_id(raw: &str) -> Result<Option<Id>, ()> {
     let raw = raw.trim();
     if raw.is_empty() {
         Ok(None)
     } else {
         raw.parse().map(Some).map_err(|_| ())
-    }
-}
-
-/// Checks a submitted new ticket; every problem is named by its field.
-fn validate_new(
-    current: &Current,
-    form: &Submitted,
-) -> Result<NewTicket, HashMap<&'static str, &'static str>> {
-    let mut errors = HashMap::new();
-    let required = |name: &'static str, max: usize, errors: &mut HashMap<_, _>| {
-        let v = clean_text(form.get(name), name == "description");
-        let v = v.as_str();
-        if v.is_empty() {
-            errors.insert(name, "form.required");
-        } else if v.chars().count() > max {
-            errors.insert(name, "form.too_long");
-        }
-        v.to_string()
-    };
-    let short_text = required("short_text", MAX_SHORT_TEXT, &mut errors);
-    let description = required("description", MAX_TEXT, &mut errors);
-    let reference = clean_text(form.get("reference"), false);
-    if reference.chars().count() > MAX_REFERENCE {
-        errors.insert("reference", "form.too_long");
-    }
-    let mut choice = |name: &'static str| -> Option<&str> {
-        let v = form.get(name);
-        if v.is_empty() {
-            errors.insert(name, "form.required");
-            None
-        } else {
-            Some(v)
-        }
-    };
-    let impact = choice("impact").map(|v| v.parse::<Impact>().ok());
-    let urgency = choice("urgency").map(|v| v.parse::<Urgency>().ok());
-    let ticket_type = choice("ticket_type").map(|v| v.parse::<TicketType>().ok());
-    // The business partner comes from the person's own memberships: with
-    // one, it is that one whatever the form says; with several, the
-    // chosen one must be among them.
-    let partner = match current.viewer.memberships.as_slice() {
-        [only] => Some(only.business_partner),
-        _ => parse_id(form.get("business_partner_id"))
-            .ok()
-            .flatten()
-            .filter(|id| current.viewer.is_member_of(*id)),
-    };
-    if partner.is_none() {
-        let chosen = !form.get("business_partner_id").trim().is_empty();
-        let key = if chosen {
-            "form.unknown_choice"
-        } else {
-            "form.required"
-        };
-        errors.insert("business_partner_id", key);
-    }
-    let service_id = parse_id(form.get("service_id")).unwrap_or_else(|_| {
-        errors.insert("service_id", "form.unknown_choice");
-        None
-    });
-    let system_id = parse_id(form.get("system_id")).unwrap_or_else(|_| {
-        errors.insert("system_id", "form.unknown_choice");
-        None
-    });
-    if let Some((key, _)) = &form.file_error {
-        errors.insert("files", key);
-    }
-    for (name, value) in [
-        ("impact", impact.map(|r| r.is_some())),
-        ("urgency", urgency.map(|r| r.is_some())),
-        ("ticket_type", ticket_type.map(|r| r.is_some())),
-    ] {
-        if value == Some(false) {
-            errors.insert(name, "form.unknown_choice");
-        }
-    }
-    match (partner, impact, urgency, ticket_type) {
-        (Some(bp), Some(Some(impact)), Some(Some(urgency)), Some(Some(ticket_type)))
-            if errors.is_empty() =>
-        {
-            Ok(NewTicket {
-                business_partner_id: bp,
-                reported_by: current.person.id,
-                reported_for: current.person.id,
-                reference,
-                short_text,
-                description,
-                impact,
-                urgency,
-                ticket_type,
-                service_id,
-                system_id,
-            })
-        }
-        _ => Err(errors),
-    }
-}
-
-pub async fn create(
-    State(app): State<App>,
-    current: Current,
-    multipart: Multipart,
-) -> Result<Response, WebError> {
-    let form = read_multipart(&app, multipart).await?;
-    current.check_csrf(form.get("csrf"))?;
-    if current.viewer.agent {
-        return Err(WebError::NotFound);
-    }
-    let new = match validate_new(&current, &form) {
-        Ok(new) => new,
-        Err(mut errors) => {
-            if !form.files.is_empty() && !errors.contains_key("files") {
-                errors.insert("files", "form.files_again");
-            }
-            return new_ticket_page(
-                &app,
-                &current,
-                &form.fields,
-                &errors,
-                form.file_error.as_ref().map(|(_, name)| name.as_str()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-    };
-    if !current
-        .viewer
-        .may_create_ticket(new.business_partner_id, new.reported_for, false)
-    {
-        return Err(WebError::NotFound);
-    }
-    let stored = store_files(&app, &form.files).await?;
-    let now = now();
-    match app
-        .store()
-        .create_ticket(&new, &stored, year_of(now), now)
-        .await
-    {
-        Ok((_, number)) => {
-            tracing::info!(ticket = %number, "ticket created");
-            Ok(Redirect::to(&format!("/tickets/{number}?created=1")).into_response())
-        }
-        Err(e) => {
-            discard_files(&app, &stored).await;
-            match e {
-                ticketwerk_storage::StorageError::Domain(DomainError::Invalid(fields)) => {
-                    let mut errors: HashMap<&'static str, &'static str> = fields
-                        .iter()
-                        .map(|f| (f.field, "form.not_of_partner"))
-                        .collect();
-                    if !form.files.is_empty() {
-                        errors.insert("files", "form.files_again");
-                    }
-                    new_ticket_page(
-                        &app,
-                        &current,
-                        &form.fields,
-                        &errors,
-                        None,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                    )
-                    .await
-                }
-                other => Err(other.into()),
-            }
-        }
     }
 }
 
