@@ -232,6 +232,21 @@ impl ThrottleRule {
     }
 }
 
+/// Length of a generated password.
+pub const GENERATED_PASSWORD_LEN: usize = 20;
+/// Letters and digits without look-alikes (0/O, 1/l/I), so a password read
+/// aloud or copied from paper survives; 20 of them carry about 113 bits.
+const READABLE: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789";
+
+/// An initial password, for the command line and the desk to hand over.
+pub fn generate_password() -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    (0..GENERATED_PASSWORD_LEN)
+        .map(|_| char::from(READABLE[rng.gen_range(0..READABLE.len())]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 //! on a lock upgrade.
 
 mod files;
+mod import;
 mod masterdata;
 mod persons;
 mod sessions;
@@ -24,6 +25,7 @@ use sqlx::{AnyPool, Executor, Row};
 use ticketwerk_domain::DomainError;
 
 pub use files::FileStore;
+pub use import::ImportReport;
 pub use masterdata::{Change, NamedPage};
 pub use persons::{Credentials, NewPerson};
 pub use sessions::{Session, SessionStage};

@@ -344,34 +344,7 @@ impl Store {
 
     pub async fn add_unit(&self, business_partner: Id, input: &UnitInput, change: Change) -> Result<Id> {
         let mut tx = self.begin_write("adding a department").await?;
-        let row = sqlx::query(
-            "INSERT INTO partner_units (business_partner_id, kind, name) VALUES ($1, $2, $3) \
-             RETURNING id",
-        )
-        .bind(business_partner)
-        .bind(input.kind.code())
-        .bind(&input.name)
-        .fetch_one(&mut *tx)
-        .await;
-        let id: Id = match row {
-            Ok(row) => row.try_get("id").context("adding a department")?,
-            Err(e) if is_unique_violation(&e) => {
-                return Err(DomainError::invalid("name", "form.unit_exists").into());
-            }
-            Err(e) => return Err(e).context("adding a department"),
-        };
-        log(
-            &mut tx,
-            change,
-            Logged {
-                partner: Some(business_partner),
-                kind: "unit",
-                id,
-                action: "created",
-                changes: created(&[("kind", input.kind.code().to_string()), ("name", input.name.clone())]),
-            },
-        )
-        .await?;
+        let id = insert_unit(&mut tx, business_partner, input, change).await?;
         tx.commit().await.context("adding a department")?;
         Ok(id)
     }
@@ -1194,6 +1167,44 @@ fn system_fields(s: &SystemInput) -> [(&'static str, String); 5] {
         ("user_id", s.user.map(|u| u.to_string()).unwrap_or_default()),
         ("active", flag(s.active)),
     ]
+}
+
+pub(crate) async fn insert_unit(
+    tx: &mut Transaction<'_, Any>,
+    business_partner: Id,
+    input: &UnitInput,
+    change: Change,
+) -> Result<Id> {
+    let row = sqlx::query(
+        "INSERT INTO partner_units (business_partner_id, kind, name) VALUES ($1, $2, $3) \
+         RETURNING id",
+    )
+    .bind(business_partner)
+    .bind(input.kind.code())
+    .bind(&input.name)
+    .fetch_one(&mut **tx)
+    .await;
+    let id: Id = match row {
+        Ok(row) => row.try_get("id").context("adding a department")?,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(DomainError::invalid("name", "form.unit_exists").into());
+        }
+        Err(e) => return Err(e).context("adding a department"),
+    };
+    let fields = [("kind", input.kind.code().to_string()), ("name", input.name.clone())];
+    log(
+        tx,
+        change,
+        Logged {
+            partner: Some(business_partner),
+            kind: "unit",
+            id,
+            action: "created",
+            changes: created(&fields),
+        },
+    )
+    .await?;
+    Ok(id)
 }
 
 pub(crate) async fn insert_person(

@@ -4,23 +4,12 @@
 //! audit event and answers with a message a person can act on.
 
 use anyhow::{Context, bail};
-use rand::Rng;
 use ticketwerk_domain::auth::{MIN_PASSWORD_LEN, hash_password};
 use ticketwerk_domain::{DomainError, Email, Id, Timestamp};
-use ticketwerk_storage::{NewPerson, StorageError, Store};
+use ticketwerk_domain::import::{ImportKind, RowError, parse_persons, parse_systems};
+use ticketwerk_storage::{Change, ImportReport, NewPerson, StorageError, Store};
 
-/// Length of a generated password.
-pub const GENERATED_PASSWORD_LEN: usize = 20;
-/// Letters and digits without look-alikes (0/O, 1/l/I), so a password read
-/// aloud or copied from paper survives; 20 of them carry about 113 bits.
-const READABLE: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789";
-
-pub fn generate_password() -> String {
-    let mut rng = rand::rngs::OsRng;
-    (0..GENERATED_PASSWORD_LEN)
-        .map(|_| char::from(READABLE[rng.gen_range(0..READABLE.len())]))
-        .collect()
-}
+pub use ticketwerk_domain::auth::{GENERATED_PASSWORD_LEN, generate_password};
 
 /// A password and whether it was generated (and so must be shown once).
 #[derive(Debug)]
@@ -192,5 +181,50 @@ mod tests {
         assert!(a.bytes().all(|b| READABLE.contains(&b)));
         assert!(!a.contains(['0', 'O', '1', 'l', 'I']));
         assert_ne!(a, generate_password());
+    }
+}
+
+/// Imports a CSV file of persons or systems; see `Store::import_persons`.
+/// A file that cannot be read as a whole answers one error at line 0 or 1.
+pub async fn import(
+    store: &Store,
+    kind: ImportKind,
+    bytes: &[u8],
+    dry_run: bool,
+    now: Timestamp,
+) -> anyhow::Result<ImportReport> {
+    let change = Change { actor: None, at: now };
+    let report = match kind {
+        ImportKind::Persons => match parse_persons(bytes) {
+            Ok(parsed) => store.import_persons(&parsed.rows, parsed.errors, change, dry_run).await?,
+            Err(e) => refused_file(e),
+        },
+        ImportKind::Systems => match parse_systems(bytes) {
+            Ok(parsed) => store.import_systems(&parsed.rows, parsed.errors, change, dry_run).await?,
+            Err(e) => refused_file(e),
+        },
+    };
+    store
+        .audit(
+            now,
+            None,
+            "master_data_imported",
+            &format!(
+                "kind={} rows={} created={} rejected={} written={}",
+                kind.code(),
+                report.rows,
+                report.created,
+                report.rejected.len(),
+                report.written
+            ),
+        )
+        .await?;
+    Ok(report)
+}
+
+fn refused_file(e: RowError) -> ImportReport {
+    ImportReport {
+        rejected: vec![e],
+        ..ImportReport::default()
     }
 }

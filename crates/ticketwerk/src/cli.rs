@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use ticketwerk_domain::import::ImportKind;
+
 use crate::admin::{self, PersonSpec};
 use crate::config::{ATTACHMENTS_DIR, Config, DATABASE_FILE, Layer, sqlite_url};
 use crate::demo;
@@ -114,6 +116,35 @@ pub enum AdminCommand {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Import persons or systems from a CSV file. Every row is checked; if any
+    /// row is refused, each is listed with its reason and nothing is written.
+    #[command(long_about = "Import persons or systems from a CSV file.\n\n\
+        The file is UTF-8 or Windows-1252, separated by ';', ',' or tabs, with a header \
+        line naming the columns in English or German (see docs/import.md). Every row is \
+        checked; if any row is refused, each refused row is listed with its line and \
+        reason, nothing is written and the exit status is 1. --dry-run checks and \
+        reports without writing.")]
+    Import {
+        /// What the file holds.
+        #[arg(value_enum)]
+        what: ImportWhat,
+        /// The CSV file.
+        file: PathBuf,
+        /// Check every row and report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+/// What an import file holds.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ImportWhat {
+    /// Persons: customer_number, name, email, phone, language, department.
+    Persons,
+    /// Systems: customer_number, kind, name, inventory_number, user_email.
+    Systems,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -420,6 +451,37 @@ async fn run_admin(file: Option<&Path>, command: AdminCommand) -> anyhow::Result
                 business_partner.trim()
             );
             print_password(&secret);
+        }
+        AdminCommand::Import {
+            what,
+            file: path,
+            dry_run,
+            storage,
+        } => {
+            let config = Config::load(file, storage.layer())?;
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let kind = match what {
+                ImportWhat::Persons => ImportKind::Persons,
+                ImportWhat::Systems => ImportKind::Systems,
+            };
+            let (store, _) = crate::open_storage(&config).await?;
+            let report = admin::import(&store, kind, &bytes, dry_run, now).await;
+            store.close().await;
+            let report = report?;
+            for e in &report.rejected {
+                let column = if e.field.is_empty() { String::new() } else { format!(", {}", e.field) };
+                println!("line {}{column}: {}", e.line, ticketwerk_web::message("en", e.code));
+            }
+            let what = kind.code();
+            match (report.written, report.rejected.len()) {
+                (true, _) => println!("Imported {} {what} from {} rows.", report.created, report.rows),
+                (false, 0) => println!(
+                    "Dry run: all {} rows are fine; {} {what} would be created. Nothing was written.",
+                    report.rows, report.created
+                ),
+                (false, n) => bail!("{n} of {} rows refused; nothing was written", report.rows),
+            }
         }
     }
     Ok(())

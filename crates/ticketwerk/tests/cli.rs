@@ -562,3 +562,65 @@ async fn started_server_answers() {
     server.handle.abort();
     store.close().await;
 }
+
+#[tokio::test]
+async fn import_checks_every_row_and_writes_all_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().to_str().unwrap();
+    ok(&mut ticketwerk(&[
+        "admin",
+        "create-business-partner",
+        "--customer-number",
+        "K-30001",
+        "--name",
+        "Kanzlei Brandt",
+        "--data-dir",
+        data,
+    ]));
+    let file = tmp.path().join("personen.csv");
+    std::fs::write(
+        &file,
+        "Kundennummer;Name;E-Mail;Sprache;Abteilung\n\
+         K-30001;Jana Brandt;jana@brandt.example;de;Sekretariat\n\
+         K-30002;Falsch Partner;falsch@brandt.example;de;\n\
+         K-30001;Ohne Adresse;;en;\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let import = |extra: &[&str]| {
+        let mut args = vec!["admin", "import", "persons", path, "--data-dir", data];
+        args.extend_from_slice(extra);
+        ticketwerk(&args)
+    };
+    let (out, stdout, stderr) = run(&mut import(&["--dry-run"]));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("line 3, customer_number: There is no business partner with this customer number."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 4, email: Please fill in this field."), "{stdout}");
+    assert!(stderr.contains("2 of 3 rows refused; nothing was written"), "{stderr}");
+
+    std::fs::write(
+        &file,
+        "Kundennummer;Name;E-Mail;Sprache;Abteilung\n\
+         K-30001;Jana Brandt;jana@brandt.example;de;Sekretariat\n",
+    )
+    .unwrap();
+    let out = ok(&mut import(&["--dry-run"]));
+    assert!(out.contains("Dry run: all 1 rows are fine; 1 persons would be created."), "{out}");
+    let store = open(tmp.path()).await;
+    let jana = Email::parse("jana@brandt.example").unwrap();
+    assert!(store.credentials(&jana).await.unwrap().is_none(), "a dry run writes nothing");
+    store.close().await;
+
+    let out = ok(&mut import(&[]));
+    assert!(out.contains("Imported 1 persons from 1 rows."), "{out}");
+    let store = open(tmp.path()).await;
+    let created = store.credentials(&jana).await.unwrap().unwrap();
+    let bp = store.business_partner_by_number("K-30001").await.unwrap().unwrap();
+    let members = store.members_of(bp.id, 0).await.unwrap();
+    assert_eq!(members[0].person.id, created.person.id);
+    assert_eq!(members[0].unit_name.as_deref(), Some("Sekretariat"));
+    store.close().await;
+}

@@ -17,6 +17,12 @@ use ticketwerk_storage::{FileStore, Store};
 pub use error::WebError;
 pub use routes::{ROUTES, router};
 
+/// A message of the user interface in a language (`de` or `en`; German
+/// when unknown), for the command line.
+pub fn message(lang: &str, key: &str) -> String {
+    i18n::text(i18n::Lang::parse(lang).unwrap_or_default(), key)
+}
+
 /// What an operator configures about the web side.
 #[derive(Clone, Debug)]
 pub struct Settings {

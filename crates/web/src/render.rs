@@ -45,6 +45,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tiles.html", include_str!("../templates/tiles.html")),
     ("services.html", include_str!("../templates/services.html")),
     ("service.html", include_str!("../templates/service.html")),
+    ("desk_import.html", include_str!("../templates/desk_import.html")),
 ];
 
 fn lang_of(state: &State) -> Lang {

@@ -43,10 +43,10 @@ CREATE INDEX authorisations_by_contract ON authorisations (contract_id, id);
 -- What the membership flag said becomes a contract per business partner,
 -- in force from the start of time, naming the same persons.
 INSERT INTO contracts (business_partner_id, name, starts_at, ends_at, created_at)
-SELECT DISTINCT business_partner_id, 'Rahmenvertrag', 0, NULL, 0
+SELECT DISTINCT business_partner_id, 'Rahmenvertrag', 0, CAST(NULL AS BIGINT), 0
 FROM memberships WHERE authorised = 1;
 INSERT INTO authorisations (contract_id, person_id, starts_at, ends_at, created_at)
-SELECT c.id, m.person_id, 0, NULL, 0
+SELECT c.id, m.person_id, 0, CAST(NULL AS BIGINT), 0
 FROM memberships m JOIN contracts c ON c.business_partner_id = m.business_partner_id
 WHERE m.authorised = 1;
 ALTER TABLE memberships DROP COLUMN authorised;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod health;
+mod import;
 mod portal;
 mod report;
 mod services;
@@ -37,6 +38,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/tickets/new-for-someone"),
     ("POST", "/tickets/new-for-someone"),
     ("GET", "/pickers/{kind}"),
+    ("GET", "/desk/import"),
+    ("POST", "/desk/import"),
+    ("GET", "/desk/import/template/{file}"),
     ("GET", "/services"),
     ("GET", "/services/{id}"),
     ("GET", "/tickets/{number}"),
@@ -73,6 +77,8 @@ pub fn router(app: App) -> Router {
             get(report::new_for_someone_page).post(report::create_for_someone),
         )
         .route("/pickers/{kind}", get(report::pickers))
+        .route("/desk/import", get(import::form).post(import::run))
+        .route("/desk/import/template/{file}", get(import::template))
         .route("/services", get(services::list))
         .route("/services/{id}", get(services::view))
         .route("/tickets/{number}", get(tickets::view))

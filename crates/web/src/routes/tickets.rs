@@ -28,7 +28,7 @@ const MAX_FILES: usize = 10;
 pub(super) struct Upload {
     file_name: String,
     content_type: String,
-    bytes: Vec<u8>,
+    pub(super) bytes: Vec<u8>,
 }
 
 /// A submitted multipart form: its text fields and its files.
