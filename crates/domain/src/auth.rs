@@ -251,6 +251,15 @@ pub fn generate_password() -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn generated_passwords_are_readable_and_long_enough() {
+        let a = generate_password();
+        assert_eq!(a.chars().count(), GENERATED_PASSWORD_LEN);
+        assert!(a.bytes().all(|b| READABLE.contains(&b)));
+        assert!(!a.contains(['0', 'O', '1', 'l', 'I']));
+        assert_ne!(a, generate_password());
+    }
+
     /// RFC 6238, appendix B, SHA-1 with the 20-byte ASCII key: the eight-digit
     /// vectors. Our codes are six digits, the last six of the same HOTP value.
     #[test]

@@ -170,20 +170,6 @@ fn is_invalid(e: &StorageError, code: &str) -> bool {
         if fields.iter().any(|f| f.code == code))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_passwords_are_readable_and_long_enough() {
-        let a = generate_password();
-        assert_eq!(a.chars().count(), GENERATED_PASSWORD_LEN);
-        assert!(a.bytes().all(|b| READABLE.contains(&b)));
-        assert!(!a.contains(['0', 'O', '1', 'l', 'I']));
-        assert_ne!(a, generate_password());
-    }
-}
-
 /// Imports a CSV file of persons or systems; see `Store::import_persons`.
 /// A file that cannot be read as a whole answers one error at line 0 or 1.
 pub async fn import(

@@ -15,7 +15,8 @@ use ticketwerk_domain::{
     Email, EntryKind, Id, Impact, TicketKind, TicketNumber, TicketStatus, TicketType, Timestamp,
     Urgency,
 };
-use ticketwerk_storage::{FileStore, NewPerson, Store};
+use ticketwerk_domain::masterdata::{ContractInput, Period, UnitInput, UnitKind};
+use ticketwerk_storage::{Change, FileStore, NewPerson, Store};
 
 /// A demo person's sign-in, printed by `ticketwerk demo`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +36,17 @@ pub const MULTI_PARTNER_EMAIL: &str = "markus.hoffmann@it-hoffmann.example.com";
 /// The desk agent.
 pub const AGENT_EMAIL: &str = "jonas.weber@servicedesk.example.com";
 
+/// What a demo person's business partner's contract says of them.
+#[derive(Clone, Copy)]
+enum Authority {
+    /// Not named: an end user.
+    None,
+    /// Named as authorised ("weisungsberechtigt"), open-ended.
+    Authorised,
+    /// Named until a week ago: an end user again since.
+    Ended,
+}
+
 struct DemoPerson {
     key: &'static str,
     name: &'static str,
@@ -43,8 +55,8 @@ struct DemoPerson {
     language: &'static str,
     password: &'static str,
     agent: bool,
-    /// Customer number and whether authorised ("weisungsberechtigt") there.
-    memberships: &'static [(&'static str, bool)],
+    /// Customer number, authority there and department.
+    memberships: &'static [(&'static str, Authority, Option<&'static str>)],
     role: &'static str,
 }
 
@@ -68,7 +80,7 @@ const PERSONS: &[DemoPerson] = &[
         language: "de",
         password: "Demo-Passwort-2",
         agent: false,
-        memberships: &[("K-10001", true)],
+        memberships: &[("K-10001", Authority::Authorised, Some("Geschäftsführung"))],
         role: "authorised person, K-10001",
     },
     DemoPerson {
@@ -79,7 +91,7 @@ const PERSONS: &[DemoPerson] = &[
         language: "de",
         password: "Demo-Passwort-3",
         agent: false,
-        memberships: &[("K-10001", false)],
+        memberships: &[("K-10001", Authority::None, Some("Konstruktion"))],
         role: "end user, K-10001",
     },
     DemoPerson {
@@ -90,7 +102,7 @@ const PERSONS: &[DemoPerson] = &[
         language: "de",
         password: "Demo-Passwort-4",
         agent: false,
-        memberships: &[("K-10002", false)],
+        memberships: &[("K-10002", Authority::None, Some("Kundenservice"))],
         role: "end user, K-10002",
     },
     DemoPerson {
@@ -101,14 +113,31 @@ const PERSONS: &[DemoPerson] = &[
         language: "en",
         password: "Demo-Passwort-5",
         agent: false,
-        memberships: &[("K-10001", false), ("K-10002", true)],
+        memberships: &[
+            ("K-10001", Authority::None, None),
+            ("K-10002", Authority::Authorised, Some("IT")),
+        ],
         role: "end user K-10001, authorised K-10002",
+    },
+    DemoPerson {
+        key: "petra",
+        name: "Petra Lang",
+        email: "petra.lang@mueller-soehne.example.com",
+        phone: "+49 3672 5551 41",
+        language: "de",
+        password: "Demo-Passwort-6",
+        agent: false,
+        memberships: &[("K-10001", Authority::Ended, Some("Einkauf"))],
+        role: "end user K-10001, authorisation ended a week ago",
     },
 ];
 
 struct DemoPartner {
     number: &'static str,
     name: &'static str,
+    /// The contract that names the authorised persons.
+    contract: &'static str,
+    departments: &'static [&'static str],
     /// Name and description of each booked service.
     services: &'static [(&'static str, &'static str)],
     systems: &'static [DemoSystem],
@@ -140,6 +169,8 @@ const PARTNER_LIST: &[DemoPartner] = &[
     DemoPartner {
         number: "K-10001",
         name: "Müller & Söhne Maschinenbau GmbH",
+        contract: "Managed-Services-Vertrag MS-2026",
+        departments: &["Geschäftsführung", "Konstruktion", "Einkauf"],
         services: &[
             (
                 "Managed Workplace",
@@ -207,6 +238,8 @@ const PARTNER_LIST: &[DemoPartner] = &[
     DemoPartner {
         number: "K-10002",
         name: "Stadtwerke Lindenau",
+        contract: "IT-Servicevertrag SWL 2025",
+        departments: &["IT", "Kundenservice"],
         services: &[
             (
                 "Managed Workplace",
@@ -294,6 +327,7 @@ struct DemoTicket {
 }
 
 const DAY: i64 = 24 * 60;
+const SECONDS_PER_DAY: i64 = 24 * 60 * 60;
 
 const OUTLOOK_LOG: &str = "Outlook-Synchronisierung: Fehlerprotokoll\n\
     \n\
@@ -688,15 +722,34 @@ const TICKETS: &[DemoTicket] = &[
 /// present, and returns the sign-ins to print. Fails on a store that
 /// already holds any of it (customer numbers and emails are unique).
 pub async fn seed(store: &Store, files: &FileStore, now: i64) -> anyhow::Result<Vec<DemoLogin>> {
-    let setup_time = now - 60 * DAY;
+    // Master data is set up three months before the tickets' days.
+    let setup_time = now - 90 * SECONDS_PER_DAY;
 
+    let setup = Change {
+        actor: None,
+        at: setup_time,
+    };
     let mut partners: HashMap<&str, Id> = HashMap::new();
+    let mut contracts: HashMap<&str, Id> = HashMap::new();
+    let mut units: HashMap<(&str, &str), Id> = HashMap::new();
     for p in PARTNER_LIST {
         let id = store
             .create_business_partner(p.number, p.name, setup_time)
             .await
             .with_context(|| format!("creating business partner {}", p.number))?;
         partners.insert(p.number, id);
+        let contract = ContractInput {
+            name: p.contract.into(),
+            period: Period::new(setup_time, None)?,
+        };
+        contracts.insert(p.number, store.add_contract(id, &contract, setup).await?);
+        for name in p.departments {
+            let unit = UnitInput {
+                kind: UnitKind::Department,
+                name: (*name).into(),
+            };
+            units.insert((p.number, *name), store.add_unit(id, &unit, setup).await?);
+        }
     }
 
     let mut persons: HashMap<&str, Id> = HashMap::new();
@@ -714,9 +767,21 @@ pub async fn seed(store: &Store, files: &FileStore, now: i64) -> anyhow::Result<
             .create_person(&new, setup_time)
             .await
             .with_context(|| format!("creating person {}", p.email))?;
-        for (number, authorised) in p.memberships {
+        for (number, authority, department) in p.memberships {
+            let unit = department
+                .map(|d| lookup(&units, &(*number, d)))
+                .transpose()?;
             store
-                .add_membership(id, lookup(&partners, number)?, *authorised)
+                .join_partner(id, lookup(&partners, number)?, unit, setup)
+                .await?;
+            let until = match authority {
+                Authority::None => continue,
+                Authority::Authorised => None,
+                Authority::Ended => Some(now - 7 * SECONDS_PER_DAY),
+            };
+            let period = Period::new(setup_time, until)?;
+            store
+                .authorise(lookup(&contracts, number)?, id, period, setup)
                 .await?;
         }
         persons.insert(p.key, id);

@@ -376,6 +376,28 @@ async fn check_seed(store: &Store, files: &FileStore) {
     assert!(viewer.is_member_of(partners[0].id) && viewer.is_member_of(partners[1].id));
     assert!(!viewer.is_authorised_for(partners[0].id) && viewer.is_authorised_for(partners[1].id));
 
+    // A person whose authorisation ended a week ago: authorised then,
+    // an end user now; the contract still lists her, with the end date.
+    let petra = logins.iter().find(|l| l.role.contains("ended")).unwrap();
+    let petra = store
+        .credentials(&Email::parse(&petra.email).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let then = store.viewer_at(petra.person.id, 1_780_000_000 - 8 * 86_400).await.unwrap().unwrap();
+    let now = store.viewer_at(petra.person.id, 1_780_000_000).await.unwrap().unwrap();
+    assert!(then.is_authorised_for(partners[0].id));
+    assert!(now.is_member_of(partners[0].id) && !now.is_authorised_for(partners[0].id));
+    let contracts = store.contracts_of(partners[0].id, 1_780_000_000).await.unwrap();
+    assert_eq!(contracts.len(), 1);
+    assert!(contracts[0].in_force);
+    let named: Vec<_> = contracts[0]
+        .authorisations
+        .iter()
+        .map(|a| (a.person_name.as_str(), a.in_force))
+        .collect();
+    assert!(named.contains(&("Petra Lang", false)) && named.contains(&("Sabine Krause", true)));
+
     // Each partner: an authorised person, a plain end user, services with
     // real descriptions and systems with inventory numbers.
     for p in &partners {
