@@ -122,12 +122,19 @@ impl TestApp {
     }
 
     pub fn client(&self) -> Client {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
+            .build()
+            .unwrap();
+        let raw = reqwest::Client::builder()
+            .cookie_provider(jar)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         Client {
             http,
+            raw,
             base: self.base.clone(),
             secret: None,
         }
@@ -137,6 +144,9 @@ impl TestApp {
 /// A browser-like client with a cookie jar.
 pub struct Client {
     pub http: reqwest::Client,
+    /// The same session, without following redirects: to see where a
+    /// response sends the browser.
+    pub raw: reqwest::Client,
     pub base: String,
     /// The TOTP secret, once enrolled.
     pub secret: Option<TotpSecret>,
