@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::WebError;
 
 /// No inline script or style, nothing from elsewhere, no framing.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub async fn headers(request: Request, next: Next) -> Response {

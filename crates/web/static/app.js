@@ -102,17 +102,23 @@ document.addEventListener("DOMContentLoaded", () => {
     setActive(0);
   };
 
+  // The search of what was typed; `pending` is the newest one, so that
+  // Enter typed before it has answered chooses from its results.
+  let pending = Promise.resolve();
   const search = () => {
+    clearTimeout(timer);
+    timer = null;
     const fieldset = current;
     const params = new URLSearchParams({ q: q.value, mode: fieldset.dataset.mode });
     if (fieldset.dataset.picker !== "partners") params.set("bp", partnerId());
     if (fieldset.dataset.picker === "systems" && personId()) params.set("first", personId());
     const mine = ++request;
     status.textContent = text("pickerLoading");
-    fetch(`/pickers/${fieldset.dataset.picker}?${params}`, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    pending = fetch(`/pickers/${fieldset.dataset.picker}?${params}`, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
       .then((data) => { if (mine === request) { items = data.items || []; render(); } })
       .catch(() => { if (mine === request) { items = []; list.textContent = ""; status.textContent = text("pickerFailed"); } });
+    return pending;
   };
 
   const setValue = (fieldset, item) => {
@@ -151,10 +157,15 @@ document.addEventListener("DOMContentLoaded", () => {
   };
 
   q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 150); });
+  const chooseActive = () => { if (items[active]) choose(items[active]); };
   q.addEventListener("keydown", (e) => {
     if (e.key === "ArrowDown") { e.preventDefault(); setActive(active + 1); }
     else if (e.key === "ArrowUp") { e.preventDefault(); setActive(active - 1); }
-    else if (e.key === "Enter") { e.preventDefault(); if (items[active]) choose(items[active]); }
+    else if (e.key === "Enter") {
+      e.preventDefault();
+      const answered = timer ? search() : pending;
+      answered.then(chooseActive);
+    }
   });
 
   form.querySelectorAll("fieldset[data-picker]").forEach((fieldset) => {

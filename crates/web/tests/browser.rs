@@ -21,6 +21,8 @@ use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerA
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use ticketwerk_domain::auth::TotpSecret;
+use ticketwerk_domain::masterdata::{ContractInput, Period, SystemInput, SystemKind};
+use ticketwerk_storage::Change;
 use ticketwerk_web::Settings;
 
 use common::{PASSWORD, TestApp};
@@ -50,6 +52,7 @@ async fn ticket_story_in_chromium_on_sqlite() {
     let driver = Chromedriver::start().await;
     let app = common::spawn_with(None, Settings::default()).await;
     story(&driver, &app).await;
+    for_someone_story(&driver, &app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,6 +68,7 @@ async fn ticket_story_in_chromium_on_postgres() {
     let database = common::fresh_postgres(&url).await;
     let app = common::spawn_with(Some(database), Settings::default()).await;
     story(&driver, &app).await;
+    for_someone_story(&driver, &app).await;
 }
 
 // ---- chromedriver -----------------------------------------------------------
@@ -276,6 +280,21 @@ impl Browser {
             if Instant::now() > deadline {
                 let what = format!("expected {css} to show {expected:?}, it shows {shown:?}");
                 panic!("{}", self.context(&what).await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the text of `css` passes `check`.
+    async fn wait_until(&self, css: &str, check: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.text(css).await;
+            if check(&text) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("{}", self.context(&format!("{css} shows {text:?}")).await);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -570,6 +589,96 @@ async fn story(driver: &Chromedriver, app: &TestApp) {
         app.base,
         started.elapsed()
     );
+}
+
+const FOR_COLLEAGUE: &str = "Headset von Thomas rauscht";
+
+/// An authorised person reports for a colleague, choosing him and his
+/// headset in the picker dialogs; she finds the ticket under her business
+/// partner's open tickets, he under his own, and a person of another
+/// business partner sees nothing of it.
+async fn for_someone_story(driver: &Chromedriver, app: &TestApp) {
+    let started = Instant::now();
+    let k1 = app.business_partner("K-1", "Müller GmbH").await;
+    let k2 = app.business_partner("K-2", "Stadtwerke Lindenau").await;
+    let sabine = app.customer("sabine@mueller.example", "Sabine Krause", k1).await;
+    let thomas = app.customer("thomas@mueller.example", "Thomas Becker", k1).await;
+    app.customer("tamara@mueller.example", "Tamara Thomsen", k1).await;
+    app.customer("leonie@lindenau.example", "Leonie Fischer", k2).await;
+    let desk = Change { actor: None, at: common::now() };
+    let contract = ContractInput {
+        name: "Servicevertrag".into(),
+        period: Period::new(common::now() - 86_400, None).unwrap(),
+    };
+    let contract = app.store.add_contract(k1, &contract, desk).await.unwrap();
+    let period = Period::new(common::now() - 86_400, None).unwrap();
+    app.store.authorise(contract, sabine, period, desk).await.unwrap();
+    let headset = SystemInput {
+        kind: SystemKind::Headset,
+        name: "Jabra Evolve2 65".into(),
+        inventory_number: "MS-HS-0042".into(),
+        user: Some(thomas),
+        active: true,
+    };
+    app.store.add_system(k1, &headset, desk).await.unwrap();
+
+    let b = driver.browser(&app.base, "authorised").await;
+    b.sign_in_and_enrol("sabine@mueller.example").await;
+    b.click_link("Neues Ticket für jemanden anlegen").await;
+    b.wait_path("/tickets/new-for-someone").await;
+    // "Gemeldet für" through the picker dialog, by keyboard.
+    b.click("#picker-reported_for .picker-open").await;
+    b.find("dialog.picker-dialog[open]").await;
+    b.wait_text("#picker-dialog-list", "Sabine Krause").await;
+    b.fill("#picker-dialog-q", "thom").await;
+    b.wait_until("#picker-dialog-list", |list| {
+        list.contains("Tamara Thomsen") && list.contains("Thomas Becker") && !list.contains("Sabine")
+    })
+    .await;
+    // Enter right after typing: the choice waits for the search it started.
+    let q = b.find("#picker-dialog-q").await;
+    q.send_keys("as\u{E007}").await.unwrap();
+    b.wait_text("#reported_for-label", "Thomas Becker").await;
+    // His headset, by mouse.
+    b.click("#picker-system .picker-open").await;
+    b.wait_text("#picker-dialog-list", "Jabra Evolve2 65").await;
+    b.click("#picker-dialog-list [role=option]").await;
+    b.wait_text("#system-label", "Jabra Evolve2 65").await;
+    b.fill("#short_text", FOR_COLLEAGUE).await;
+    b.fill("#description", "Beim Telefonieren rauscht das Headset stark.").await;
+    b.choose("#impact", "Einzelne Person").await;
+    b.choose("#urgency", "Arbeiten eingeschränkt möglich").await;
+    b.choose("#ticket_type", "Störung").await;
+    b.click("#create-ticket").await;
+    b.wait_text(".notice", "Ihr Ticket wurde angelegt").await;
+    let number = b.text("#ticket-number").await;
+    let page = b.page_text().await;
+    assert!(
+        page.contains("Thomas Becker") && page.contains("Jabra Evolve2 65"),
+        "{}",
+        b.context("reported for Thomas with his headset").await
+    );
+    b.open_catalog("Offene Tickets meiner Geschäftspartner").await;
+    b.open_from_catalog(&number, FOR_COLLEAGUE).await;
+
+    let colleague = driver.browser(&app.base, "colleague").await;
+    colleague.sign_in_and_enrol("thomas@mueller.example").await;
+    colleague.open_catalog("Meine offenen Tickets").await;
+    colleague.open_from_catalog(&number, FOR_COLLEAGUE).await;
+
+    let other = driver.browser(&app.base, "other partner").await;
+    other.sign_in_and_enrol("leonie@lindenau.example").await;
+    other.open_catalog("Meine offenen Tickets").await;
+    assert!(other.row(&number).await.is_none(), "listed for another business partner");
+    other.goto(&format!("/tickets/{number}")).await;
+    let page = other.page_text().await;
+    assert!(!page.contains(FOR_COLLEAGUE) && !page.contains("Thomas"), "{page}");
+    assert!(!other.page_text().await.contains("Offene Tickets meiner Geschäftspartner"));
+
+    b.close().await;
+    colleague.close().await;
+    other.close().await;
+    eprintln!("for-someone story on {} took {:.1?}", app.base, started.elapsed());
 }
 
 /// The ticket page lists the attachment as a link, and the link downloads
