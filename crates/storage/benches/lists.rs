@@ -224,4 +224,46 @@ async fn main() {
         }
     })
     .await;
+    // Master data: pickers of the new-ticket forms and the desk's lists.
+    time("picker: persons of a business partner, search by name", |run| {
+        let bp = partner_of(person(run));
+        let store = &store;
+        async move {
+            store.pick_persons(bp, "person 1", 30).await.unwrap();
+        }
+    })
+    .await;
+    time("picker: systems of a business partner, the person's first", |run| {
+        let p = person(run);
+        let store = &store;
+        async move {
+            store.pick_systems(partner_of(p), "", Some(p), 30).await.unwrap();
+        }
+    })
+    .await;
+    time("desk: persons by name, first page", |_| {
+        let store = &store;
+        async move {
+            store.list_persons(None, None, 25).await.unwrap();
+        }
+    })
+    .await;
+    time("desk: persons, search by name or address", |run| {
+        let term = format!("p{}@", (run as i64 * 37) % PERSONS + 1);
+        let store = &store;
+        async move {
+            store.list_persons(Some(&term), None, 25).await.unwrap();
+        }
+    })
+    .await;
+    time("desk: business partner page: members, contracts", |run| {
+        let bp = partner_of(person(run));
+        let store = &store;
+        async move {
+            store.members_of(bp, 1).await.unwrap();
+            store.contracts_of(bp, 1).await.unwrap();
+            store.all_systems_of(bp).await.unwrap();
+        }
+    })
+    .await;
 }

@@ -235,3 +235,36 @@ pub fn same_origin_referer(headers: &HeaderMap) -> Option<String> {
     let local = path.starts_with('/') && !path.starts_with("//") && !path.contains('\\');
     local.then(|| path.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TEMPLATES;
+
+    /// Every message key a template names literally exists in German (and
+    /// so, by the catalogue test, in English): a missing key would show
+    /// the key itself to the person.
+    #[test]
+    fn every_key_a_template_names_is_translated() {
+        let mut missing = Vec::new();
+        for (name, source) in TEMPLATES {
+            for (at, _) in source.match_indices("t(") {
+                let before = source[..at].chars().next_back().unwrap_or(' ');
+                let rest = &source[at + 2..];
+                let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                    continue;
+                };
+                let Some((key, after)) = rest[1..].split_once(quote) else {
+                    continue;
+                };
+                // `t("key")` alone: not `split(…)`, not `t("prefix." ~ code)`.
+                if before.is_alphanumeric() || before == '_' || !after.starts_with(')') {
+                    continue;
+                }
+                if crate::i18n::text(crate::i18n::Lang::De, key) == key {
+                    missing.push(format!("{name}: {key}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "untranslated keys: {missing:?}");
+    }
+}

@@ -97,9 +97,29 @@ pub fn seed_sql(postgres: bool, tickets: i64) -> Vec<String> {
             series(PERSONS)
         ),
         format!(
-            "INSERT INTO memberships (person_id, business_partner_id, authorised) \
-             SELECT i, ((i - 1) / {PERSONS_PER_PARTNER}) + 1, 0 {}",
+            "INSERT INTO memberships (person_id, business_partner_id) \
+             SELECT i, ((i - 1) / {PERSONS_PER_PARTNER}) + 1 {}",
             series(PERSONS)
+        ),
+        // One contract per partner, naming every twentieth person.
+        format!(
+            "INSERT INTO contracts (business_partner_id, name, starts_at, created_at) \
+             SELECT i, 'Vertrag ' || i, 0, 0 {}",
+            series(PARTNERS)
+        ),
+        format!(
+            "INSERT INTO authorisations (contract_id, person_id, starts_at, created_at) \
+             SELECT ((i - 1) / {PERSONS_PER_PARTNER}) + 1, i, 0, 0 {} \
+             WHERE i % 20 = 1",
+            series(PERSONS)
+        ),
+        // Two systems per person, used by them.
+        format!(
+            "INSERT INTO systems (business_partner_id, kind, name, inventory_number, person_id) \
+             SELECT ((((i - 1) / 2) % {PERSONS}) / {PERSONS_PER_PARTNER}) + 1, \
+             CASE WHEN i % 2 = 0 THEN 'monitor' ELSE 'laptop' END, 'Gerät ' || i, 'INV-' || i, \
+             ((i - 1) / 2) % {PERSONS} + 1 {}",
+            series(2 * PERSONS)
         ),
         format!(
             "INSERT INTO tickets (number, business_partner_id, kind, status, is_open, \
