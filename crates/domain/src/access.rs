@@ -206,14 +206,6 @@ impl Viewer {
         self.agent || self.is_authorised_for(business_partner)
     }
 
-    /// May this viewer see this person, who belongs to these business
-    /// partners? Oneself, agents, and those authorised for one of them.
-    pub fn may_see_person(&self, person: Id, their_partners: &[Id]) -> bool {
-        person == self.person
-            || self.agent
-            || their_partners.iter().any(|bp| self.is_authorised_for(*bp))
-    }
-
     /// The business partners this viewer may open tickets in: for
     /// themselves every one they belong to, for others those they are
     /// authorised for. Agents open tickets at the desk, not here.
@@ -320,7 +312,6 @@ mod tests {
         assert!(!customer(13, 2, true).may_see_partner(1));
         assert!(!customer(13, 2, true).may_see_offering(1, true));
         assert!(!customer(13, 2, true).may_list_persons_of(1));
-        assert!(!customer(13, 2, true).may_see_person(10, &[1]));
     }
 
     #[test]
@@ -347,8 +338,6 @@ mod tests {
         assert_eq!(both.partners_to_report_in(true), vec![2]);
         assert_eq!(both.partners_to_report_in(false), vec![1, 2]);
         assert!(both.may_list_persons_of(2) && !both.may_list_persons_of(1));
-        assert!(both.may_see_person(9, &[1, 2]) && !both.may_see_person(9, &[1]));
-        assert!(both.may_see_person(5, &[]));
     }
 
     #[test]
