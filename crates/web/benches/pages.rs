@@ -99,6 +99,22 @@ async fn main() {
             format!("/tickets/{own_ticket}"),
         ),
         (
+            "authorised: business partner's open tickets",
+            customer.clone(),
+            "/catalog/partner-open".to_string(),
+        ),
+        (
+            "authorised: new ticket for someone (form)",
+            customer.clone(),
+            "/tickets/new-for-someone".to_string(),
+        ),
+        (
+            "authorised: person picker, search",
+            customer.clone(),
+            "/pickers/persons?mode=someone&bp=1&q=person%201".to_string(),
+        ),
+        ("customer: my services", customer.clone(), "/services".to_string()),
+        (
             "desk: open tickets",
             desk.clone(),
             "/catalog/desk-open".to_string(),

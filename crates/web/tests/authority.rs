@@ -170,6 +170,17 @@ async fn the_picker_works_without_javascript_and_keeps_what_was_typed() {
     assert!(page.contains("Thomas Becker"));
     assert!(page.contains("value=\"Monitor flackert\""));
     assert!(!page.contains("Sabine Krause</label>"), "only matches are offered");
+    // Applying the choice shows it as chosen, the search closed.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", sabine.csrf().await)
+        .text("short_text", "Monitor flackert")
+        .text("reported_for_id", w.thomas.to_string())
+        .text("picker_done", "reported_for");
+    let page = sabine.post_multipart("/tickets/new-for-someone", form).await;
+    assert_eq!(page.status, 200);
+    assert!(page.contains("id=\"reported_for-label\">Thomas Becker</span>"), "{}", page.body);
+    assert!(page.contains(&format!("type=\"hidden\" name=\"reported_for_id\" value=\"{}\"", w.thomas)));
+    assert!(!page.contains("reported_for_q"), "the search is closed");
 
     // The system picker lists Thomas's laptop first once he is chosen.
     let form = reqwest::multipart::Form::new()

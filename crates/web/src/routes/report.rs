@@ -476,7 +476,8 @@ async fn submit(app: App, current: Current, multipart: Multipart, mode: Mode) ->
     // again, nothing written.
     let opened = Kind::of_field(form.get("picker"));
     let cleared = Kind::of_field(form.get("picker_clear"));
-    if opened.is_some() || cleared.is_some() {
+    let applied = Kind::of_field(form.get("picker_done"));
+    if opened.is_some() || cleared.is_some() || applied.is_some() {
         let mut values = form.fields.clone();
         if let Some(kind) = cleared {
             values.remove(&format!("{}_id", kind.field()));
