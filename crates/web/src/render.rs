@@ -52,6 +52,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("desk_person.html", include_str!("../templates/desk_person.html")),
     ("desk_password.html", include_str!("../templates/desk_password.html")),
     ("desk_contract.html", include_str!("../templates/desk_contract.html")),
+    ("desk_service.html", include_str!("../templates/desk_service.html")),
+    ("desk_system.html", include_str!("../templates/desk_system.html")),
 ];
 
 fn lang_of(state: &State) -> Lang {

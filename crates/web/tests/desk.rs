@@ -529,3 +529,96 @@ async fn the_lists_search_and_page() {
             .contains("Nichts passt zur Suche.")
     );
 }
+
+#[tokio::test]
+async fn services_and_systems_are_added_and_kept_on_their_pages() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    let anna = app.customer("anna@example.de", "Anna Berg", bp).await;
+    let anna = anna.to_string();
+    let other = app.business_partner("K-2", "Schmidt AG").await;
+    let stranger = app.customer("otto@example.de", "Otto Fremd", other).await;
+    let dana = desk(&app).await;
+    let csrf = dana.csrf().await;
+    let partner_path = format!("/desk/partners/{bp}");
+
+    let service = dana
+        .post(
+            &format!("{partner_path}/services"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Arbeitsplatz"),
+                ("description", "Betrieb der Arbeitsplätze"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert!(service.url.ends_with(&format!("{partner_path}?saved=1")));
+    assert!(service.contains("Gespeichert.") && service.contains("In Betrieb"));
+    let service_id = link(&service, "href=\"/desk/services/");
+    let retired = dana
+        .post(
+            &format!("/desk/services/{service_id}"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Arbeitsplatz alt"),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert!(retired.contains("Gespeichert.") && retired.contains("außer Betrieb"));
+    assert!(retired.contains(&format!("href=\"/desk/partners/{bp}#services\"")));
+
+    let system = dana
+        .post(
+            &format!("{partner_path}/systems"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "monitor"),
+                ("name", "Bildschirm 1"),
+                ("user_id", &anna),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert!(system.contains("<td>Bildschirm</td>") && system.contains("<td>Anna Berg</td>"));
+    let system_id = link(&system, "href=\"/desk/systems/");
+    let system_path = format!("/desk/systems/{system_id}");
+    let refused = dana
+        .post(
+            &system_path,
+            &[
+                ("csrf", &csrf),
+                ("kind", "toaster"),
+                ("name", ""),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(
+        element_text(&refused.body, "kind-error").unwrap(),
+        "Diese Auswahl ist nicht möglich."
+    );
+    assert_eq!(
+        element_text(&refused.body, "name-error").unwrap(),
+        "Bitte füllen Sie dieses Feld aus."
+    );
+    let forged = dana
+        .post(
+            &system_path,
+            &[
+                ("csrf", &csrf),
+                ("kind", "monitor"),
+                ("name", "Bildschirm 1"),
+                ("user_id", &stranger.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        element_text(&forged.body, "user_id-error").unwrap(),
+        "Diese Person gehört nicht zu diesem Geschäftspartner."
+    );
+    let unchanged = dana.get(&system_path).await;
+    assert!(unchanged.contains(&format!("<option value=\"{anna}\" selected>Anna Berg")));
+}

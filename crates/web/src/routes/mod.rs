@@ -56,6 +56,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/desk/partners/{id}/units"),
     ("POST", "/desk/partners/{id}/units/{unit}/delete"),
     ("POST", "/desk/partners/{id}/contracts"),
+    ("POST", "/desk/partners/{id}/services"),
+    ("POST", "/desk/partners/{id}/systems"),
     ("GET", "/desk/persons"),
     ("GET", "/desk/persons/new"),
     ("POST", "/desk/persons/new"),
@@ -69,6 +71,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/desk/contracts/{id}/authorisations"),
     ("POST", "/desk/authorisations/{id}"),
     ("POST", "/desk/authorisations/{id}/end"),
+    ("GET", "/desk/services/{id}"),
+    ("POST", "/desk/services/{id}"),
+    ("GET", "/desk/systems/{id}"),
+    ("POST", "/desk/systems/{id}"),
 ];
 
 pub fn router(app: App) -> Router {
@@ -122,6 +128,8 @@ pub fn router(app: App) -> Router {
             post(desk::remove_unit),
         )
         .route("/desk/partners/{id}/contracts", post(desk::add_contract))
+        .route("/desk/partners/{id}/services", post(desk::add_service))
+        .route("/desk/partners/{id}/systems", post(desk::add_system))
         .route("/desk/persons", get(desk::persons))
         .route(
             "/desk/persons/new",
@@ -152,6 +160,14 @@ pub fn router(app: App) -> Router {
         .route(
             "/desk/authorisations/{id}/end",
             post(desk::end_authorisation),
+        )
+        .route(
+            "/desk/services/{id}",
+            get(desk::service).post(desk::update_service),
+        )
+        .route(
+            "/desk/systems/{id}",
+            get(desk::system).post(desk::update_system),
         )
         .fallback(|| async { crate::WebError::NotFound })
         .layer(DefaultBodyLimit::max(upload_limit))

@@ -147,6 +147,8 @@ fn page_of(kind: &str, id: Id) -> Option<String> {
         "business_partner" => "partners",
         "person" | "membership" => "persons",
         "contract" => "contracts",
+        "service" => "services",
+        "system" => "systems",
         _ => return None,
     };
     Some(format!("/desk/{base}/{id}"))

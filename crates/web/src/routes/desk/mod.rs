@@ -1,5 +1,6 @@
 //! The desk's master data: business partners with their departments,
-//! members and contracts; persons and their memberships; the change log of all of it. Agents only: to anyone else
+//! members, contracts, services and systems; persons and their
+//! memberships; the change log of all of it. Agents only: to anyone else
 //! these pages do not exist (404, never 403), which the `Desk` extractor
 //! decides before a handler runs.
 //!
@@ -7,12 +8,14 @@
 //! the page of its object with `?saved=1`; a refused one comes back as the
 //! same page with status 422, what was typed kept and each problem at its
 //! field. New partners, persons and contracts go to their own page, where
-//! the next steps are; departments added on a partner's page return there.
+//! the next steps are; departments, services and systems added on a
+//! partner's page return there.
 
 mod contracts;
 mod history;
 mod partners;
 mod persons;
+mod things;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -33,12 +36,13 @@ pub use contracts::{
     add_authorisation, contract, end_authorisation, update_authorisation, update_contract,
 };
 pub use partners::{
-    add_contract, add_unit, create_partner, new_partner, partner, partners, remove_unit,
-    update_partner,
+    add_contract, add_service, add_system, add_unit, create_partner, new_partner, partner,
+    partners, remove_unit, update_partner,
 };
 pub use persons::{
     create_person, join, leave, new_person, person, persons, reset_sign_in, update_person,
 };
+pub use things::{service, system, update_service, update_system};
 
 use crate::i18n::{Lang, text};
 use crate::session::{Current, now};

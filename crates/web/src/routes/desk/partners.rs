@@ -1,15 +1,16 @@
 //! Business partners: the list, a new one, and the page of one with its
-//! departments and locations, members, contracts and change log, each
-//! with the form that adds to it.
+//! departments and locations, members, contracts, services, systems and
+//! change log, each with the form that adds to it.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use ticketwerk_domain::DomainError;
-use ticketwerk_domain::masterdata::{PartnerInput, UnitInput, UnitKind};
+use ticketwerk_domain::masterdata::{PartnerInput, SystemKind, UnitInput, UnitKind};
 use ticketwerk_domain::model::BusinessPartner;
 
 use super::contracts::ContractForm;
+use super::things::{ServiceForm, SystemForm};
 use super::{
     CsrfForm, Desk, FormView, Forms, HISTORY, ListParams, PAGE_SIZE, Shown, attempt, coded,
     history, member_choices, named, path_id, refused, saved, zone,
@@ -60,6 +61,8 @@ async fn partner_page(
             "contract",
             FormView::new("contract-").with("valid_from", today),
         ),
+        ("service", FormView::new("service-").flag("active", true)),
+        ("system", FormView::new("system-").flag("active", true)),
     ];
     for (name, form) in defaults {
         forms.entry(name.to_string()).or_insert(form);
@@ -71,8 +74,11 @@ async fn partner_page(
         people => member_choices(&members),
         members => members,
         contracts => store.contracts_of(id, now).await?,
+        services => store.services_of_partners(&[id], true).await?,
+        systems => store.all_systems_of(id).await?,
         history => history::shown(app, lang, entries).await?,
         unit_kinds => coded(lang, "unit_kind", UnitKind::ALL, UnitKind::code),
+        system_kinds => coded(lang, "system_kind", SystemKind::ALL, SystemKind::code),
     };
     Ok(desk.page(app, "desk_partner.html", &forms, ctx))
 }
@@ -223,6 +229,50 @@ pub async fn add_contract(
         Ok(contract) => Ok(saved(&format!("/desk/contracts/{contract}"), "data")),
         Err(errors) => {
             let forms = refused("contract", form.view("contract-"), errors);
+            partner_page(&app, &desk, partner, forms, None).await
+        }
+    }
+}
+
+pub async fn add_service(
+    State(app): State<App>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(form): Form<ServiceForm>,
+) -> Result<Response, WebError> {
+    desk.check_csrf(&form.csrf)?;
+    let partner = named(&id, |id| app.store().partner(id)).await?;
+
+    let (store, change, id) = (app.store(), desk.change(), partner.id);
+    let added = attempt(form.input(), |input| async move {
+        store.add_service(id, &input, change).await
+    });
+    match added.await? {
+        Ok(_) => Ok(saved(&format!("/desk/partners/{id}"), "services")),
+        Err(errors) => {
+            let forms = refused("service", form.view("service-"), errors);
+            partner_page(&app, &desk, partner, forms, None).await
+        }
+    }
+}
+
+pub async fn add_system(
+    State(app): State<App>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(form): Form<SystemForm>,
+) -> Result<Response, WebError> {
+    desk.check_csrf(&form.csrf)?;
+    let partner = named(&id, |id| app.store().partner(id)).await?;
+
+    let (store, change, id) = (app.store(), desk.change(), partner.id);
+    let added = attempt(form.input(), |input| async move {
+        store.add_system(id, &input, change).await
+    });
+    match added.await? {
+        Ok(_) => Ok(saved(&format!("/desk/partners/{id}"), "systems")),
+        Err(errors) => {
+            let forms = refused("system", form.view("system-"), errors);
             partner_page(&app, &desk, partner, forms, None).await
         }
     }
