@@ -793,6 +793,18 @@ impl Store {
         Ok(contract_id)
     }
 
+    /// The contract an authorisation belongs to.
+    pub async fn contract_of_authorisation(&self, id: Id) -> Result<Option<Id>> {
+        sqlx::query("SELECT contract_id FROM authorisations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading an authorisation")?
+            .map(|r| r.try_get("contract_id"))
+            .transpose()
+            .context("reading an authorisation")
+    }
+
     /// Ends an authorisation at once. Returns its contract.
     pub async fn end_authorisation(&self, id: Id, change: Change) -> Result<Id> {
         let row = sqlx::query("SELECT contract_id, starts_at, ends_at FROM authorisations WHERE id = $1")

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 
 use common::{Client, TestApp, now, spawn, ticket_number};
 use ticketwerk_domain::Id;
-use ticketwerk_domain::masterdata::{ContractInput, Period, ServiceInput, SystemInput, SystemKind};
+use ticketwerk_domain::masterdata::{
+    ContractInput, Period, ServiceInput, SystemInput, SystemKind, UnitInput, UnitKind,
+};
 use ticketwerk_storage::Change;
 use ticketwerk_web::ROUTES;
 
@@ -64,6 +66,11 @@ struct Objects {
     ticket: String,
     attachment: Id,
     service: Id,
+    system: Id,
+    person: Id,
+    unit: Id,
+    contract: Id,
+    authorisation: Id,
 }
 
 /// May this role see the ticket of this scope? The own ticket was
@@ -113,9 +120,28 @@ fn expect(method: &str, path: &str, role: Role, scope: Scope) -> Expect {
         ("POST", "/tickets/{number}/classify" | "/tickets/{number}/status") => {
             when(role == Role::Agent)
         }
+        // Master data and imports: the desk's alone, whichever business
+        // partner the object belongs to.
         ("GET" | "POST", "/desk/import") | ("GET", "/desk/import/template/{file}") => {
             when(role == Role::Agent)
         }
+        (
+            "GET",
+            "/desk/partners" | "/desk/partners/new" | "/desk/partners/{id}" | "/desk/persons"
+            | "/desk/persons/new" | "/desk/persons/{id}" | "/desk/contracts/{id}"
+            | "/desk/services/{id}" | "/desk/systems/{id}",
+        )
+        | (
+            "POST",
+            "/desk/partners/new" | "/desk/partners/{id}" | "/desk/partners/{id}/units"
+            | "/desk/partners/{id}/units/{unit}/delete" | "/desk/partners/{id}/contracts"
+            | "/desk/partners/{id}/services" | "/desk/partners/{id}/systems"
+            | "/desk/persons/new" | "/desk/persons/{id}" | "/desk/persons/{id}/memberships"
+            | "/desk/persons/{id}/memberships/{partner}/delete" | "/desk/persons/{id}/password"
+            | "/desk/contracts/{id}" | "/desk/contracts/{id}/authorisations"
+            | "/desk/authorisations/{id}" | "/desk/authorisations/{id}/end"
+            | "/desk/services/{id}" | "/desk/systems/{id}",
+        ) => when(role == Role::Agent),
         _ => panic!("no decision for {method} {path}: add it to the matrix"),
     }
 }
@@ -128,11 +154,21 @@ fn url(path: &str, o: &Objects) -> String {
         .replace("{name}", &format!("partner-open-{}", o.partner))
         .replace("{number}", &o.ticket)
         .replace("{kind}", "persons");
-    url = if path.starts_with("/tickets/{number}/attachments/") {
-        url.replace("{id}", &o.attachment.to_string())
-    } else {
-        url.replace("{id}", &o.service.to_string())
-    };
+    let id = [
+        ("/tickets/{number}/attachments/", o.attachment),
+        ("/desk/partners/", o.partner),
+        ("/desk/persons/", o.person),
+        ("/desk/contracts/", o.contract),
+        ("/desk/authorisations/", o.authorisation),
+        ("/desk/systems/", o.system),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| path.starts_with(prefix))
+    .map_or(o.service, |(_, id)| id);
+    url = url
+        .replace("{id}", &id.to_string())
+        .replace("{unit}", &o.unit.to_string())
+        .replace("{partner}", &o.partner.to_string());
     if path == "/pickers/{kind}" {
         url.push_str(&format!("?mode=someone&bp={}", o.partner));
     }
@@ -192,12 +228,12 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
     let k1 = app.business_partner("K-1", "Müller GmbH").await;
     let k2 = app.business_partner("K-2", "Stadtwerke Lindenau").await;
     let k3 = app.business_partner("K-3", "Fremde AG").await;
-    app.customer("thomas@example.de", "Thomas Becker", k1).await;
+    let thomas = app.customer("thomas@example.de", "Thomas Becker", k1).await;
     let sabine = app.customer("sabine@example.de", "Sabine Krause", k1).await;
     let markus = app.customer("markus@example.de", "Markus Hoffmann", k1).await;
     app.store.add_membership(markus, k2, false).await.unwrap();
     let petra = app.customer("petra@example.de", "Petra Lang", k1).await;
-    app.customer("frieda@example.de", "Frieda Fremd", k3).await;
+    let frieda = app.customer("frieda@example.de", "Frieda Fremd", k3).await;
     app.agent("desk@example.com", "Dana Desk").await;
     let desk = Change { actor: None, at: now() };
     let since = now() - 30 * 86_400;
@@ -207,15 +243,21 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
     };
     let c1 = app.store.add_contract(k1, &contract("K-1"), desk).await.unwrap();
     let c2 = app.store.add_contract(k2, &contract("K-2"), desk).await.unwrap();
+    let c3 = app.store.add_contract(k3, &contract("K-3"), desk).await.unwrap();
     let open = Period::new(since, None).unwrap();
-    app.store.authorise(c1, sabine, open, desk).await.unwrap();
+    let a1 = app.store.authorise(c1, sabine, open, desk).await.unwrap();
+    let a3 = app.store.authorise(c3, frieda, open, desk).await.unwrap();
     app.store.authorise(c2, markus, open, desk).await.unwrap();
     let ended = Period::new(since, Some(now() - 86_400)).unwrap();
     app.store.authorise(c1, petra, ended, desk).await.unwrap();
 
     let mut objects = Vec::new();
     let mut clients = Vec::new();
-    for (bp, email) in [(k1, "thomas@example.de"), (k3, "frieda@example.de")] {
+    let scopes = [
+        (k1, "thomas@example.de", thomas, c1, a1),
+        (k3, "frieda@example.de", frieda, c3, a3),
+    ];
+    for (bp, email, person, contract, authorisation) in scopes {
         let mut client = app.client();
         client.enrol(email).await;
         let page = client.create_ticket("Drucker", &[("log.txt", b"Fehler 0x80")]).await;
@@ -240,12 +282,22 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
             user: None,
             active: true,
         };
-        app.store.add_system(bp, &system, desk).await.unwrap();
+        let system = app.store.add_system(bp, &system, desk).await.unwrap();
+        let unit = UnitInput {
+            kind: UnitKind::Location,
+            name: "Werk Nord".into(),
+        };
+        let unit = app.store.add_unit(bp, &unit, desk).await.unwrap();
         objects.push(Objects {
             partner: bp,
             ticket,
             attachment,
             service,
+            system,
+            person,
+            unit,
+            contract,
+            authorisation,
         });
         clients.push(client);
     }

@@ -6,19 +6,12 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ticketwerk_domain::import::{ImportKind, RowError, parse_persons, parse_systems};
-use ticketwerk_storage::{Change, ImportReport};
+use ticketwerk_storage::ImportReport;
 
+use super::desk::Desk;
 use super::tickets::read_multipart;
-use crate::session::{Current, now};
+use crate::session::Current;
 use crate::{App, WebError};
-
-fn desk_only(current: &Current) -> Result<(), WebError> {
-    if current.viewer.may_keep_master_data() {
-        Ok(())
-    } else {
-        Err(WebError::NotFound)
-    }
-}
 
 fn page(
     app: &App,
@@ -40,29 +33,25 @@ fn page(
     page
 }
 
-pub async fn form(State(app): State<App>, current: Current) -> Result<Response, WebError> {
-    desk_only(&current)?;
-    Ok(page(&app, &current, ImportKind::Persons, true, None, None, StatusCode::OK))
+pub async fn form(State(app): State<App>, desk: Desk) -> Result<Response, WebError> {
+    Ok(page(&app, &desk, ImportKind::Persons, true, None, None, StatusCode::OK))
 }
 
 pub async fn run(
     State(app): State<App>,
-    current: Current,
+    desk: Desk,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
-    desk_only(&current)?;
+    let current: &Current = &desk;
     let form = read_multipart(&app, multipart).await?;
     current.check_csrf(form.get("csrf"))?;
     let kind = ImportKind::parse(form.get("kind")).ok_or(WebError::BadRequest)?;
     let dry_run = !form.get("dry_run").is_empty();
     let Some(file) = form.files.first() else {
         let problem = form.file_error.as_ref().map_or("import.no_file", |(key, _)| *key);
-        return Ok(page(&app, &current, kind, dry_run, None, Some(problem), StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(page(&app, current, kind, dry_run, None, Some(problem), StatusCode::UNPROCESSABLE_ENTITY));
     };
-    let change = Change {
-        actor: Some(current.person.id),
-        at: now(),
-    };
+    let change = desk.change();
     let refused_file = |e: RowError| ImportReport {
         rejected: vec![e],
         ..ImportReport::default()
@@ -107,12 +96,11 @@ pub async fn run(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(page(&app, &current, kind, dry_run, Some(&report), None, status))
+    Ok(page(&app, current, kind, dry_run, Some(&report), None, status))
 }
 
 /// A CSV file with the header line of an import, to fill in.
-pub async fn template(current: Current, Path(kind): Path<String>) -> Result<Response, WebError> {
-    desk_only(&current)?;
+pub async fn template(_desk: Desk, Path(kind): Path<String>) -> Result<Response, WebError> {
     let kind = kind
         .strip_suffix(".csv")
         .and_then(ImportKind::parse)

@@ -1,6 +1,7 @@
 //! The router: every route of the product in one list.
 
 mod auth;
+mod desk;
 mod health;
 mod import;
 mod portal;
@@ -51,6 +52,33 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/tickets/{number}/classify"),
     ("POST", "/tickets/{number}/status"),
     ("GET", "/tickets/{number}/attachments/{id}"),
+    ("GET", "/desk/partners"),
+    ("GET", "/desk/partners/new"),
+    ("POST", "/desk/partners/new"),
+    ("GET", "/desk/partners/{id}"),
+    ("POST", "/desk/partners/{id}"),
+    ("POST", "/desk/partners/{id}/units"),
+    ("POST", "/desk/partners/{id}/units/{unit}/delete"),
+    ("POST", "/desk/partners/{id}/contracts"),
+    ("POST", "/desk/partners/{id}/services"),
+    ("POST", "/desk/partners/{id}/systems"),
+    ("GET", "/desk/persons"),
+    ("GET", "/desk/persons/new"),
+    ("POST", "/desk/persons/new"),
+    ("GET", "/desk/persons/{id}"),
+    ("POST", "/desk/persons/{id}"),
+    ("POST", "/desk/persons/{id}/memberships"),
+    ("POST", "/desk/persons/{id}/memberships/{partner}/delete"),
+    ("POST", "/desk/persons/{id}/password"),
+    ("GET", "/desk/contracts/{id}"),
+    ("POST", "/desk/contracts/{id}"),
+    ("POST", "/desk/contracts/{id}/authorisations"),
+    ("POST", "/desk/authorisations/{id}"),
+    ("POST", "/desk/authorisations/{id}/end"),
+    ("GET", "/desk/services/{id}"),
+    ("POST", "/desk/services/{id}"),
+    ("GET", "/desk/systems/{id}"),
+    ("POST", "/desk/systems/{id}"),
 ];
 
 pub fn router(app: App) -> Router {
@@ -91,6 +119,62 @@ pub fn router(app: App) -> Router {
         .route("/tickets/{number}/classify", post(tickets::classify))
         .route("/tickets/{number}/status", post(tickets::set_status))
         .route("/tickets/{number}/attachments/{id}", get(tickets::download))
+        .route("/desk/partners", get(desk::partners))
+        .route(
+            "/desk/partners/new",
+            get(desk::new_partner).post(desk::create_partner),
+        )
+        .route(
+            "/desk/partners/{id}",
+            get(desk::partner).post(desk::update_partner),
+        )
+        .route("/desk/partners/{id}/units", post(desk::add_unit))
+        .route(
+            "/desk/partners/{id}/units/{unit}/delete",
+            post(desk::remove_unit),
+        )
+        .route("/desk/partners/{id}/contracts", post(desk::add_contract))
+        .route("/desk/partners/{id}/services", post(desk::add_service))
+        .route("/desk/partners/{id}/systems", post(desk::add_system))
+        .route("/desk/persons", get(desk::persons))
+        .route(
+            "/desk/persons/new",
+            get(desk::new_person).post(desk::create_person),
+        )
+        .route(
+            "/desk/persons/{id}",
+            get(desk::person).post(desk::update_person),
+        )
+        .route("/desk/persons/{id}/memberships", post(desk::join))
+        .route(
+            "/desk/persons/{id}/memberships/{partner}/delete",
+            post(desk::leave),
+        )
+        .route("/desk/persons/{id}/password", post(desk::reset_sign_in))
+        .route(
+            "/desk/contracts/{id}",
+            get(desk::contract).post(desk::update_contract),
+        )
+        .route(
+            "/desk/contracts/{id}/authorisations",
+            post(desk::add_authorisation),
+        )
+        .route(
+            "/desk/authorisations/{id}",
+            post(desk::update_authorisation),
+        )
+        .route(
+            "/desk/authorisations/{id}/end",
+            post(desk::end_authorisation),
+        )
+        .route(
+            "/desk/services/{id}",
+            get(desk::service).post(desk::update_service),
+        )
+        .route(
+            "/desk/systems/{id}",
+            get(desk::system).post(desk::update_system),
+        )
         .fallback(|| async { crate::WebError::NotFound })
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(middleware::from_fn(crate::security::same_origin))

@@ -232,7 +232,12 @@ impl Client {
     /// First sign-in: password, enrol TOTP from the page's secret, confirm.
     /// Returns the recovery-codes page.
     pub async fn enrol(&mut self, email: &str) -> Page {
-        let page = self.password(email, PASSWORD).await;
+        self.enrol_with(email, PASSWORD).await
+    }
+
+    /// First sign-in with a given password, such as an initial one.
+    pub async fn enrol_with(&mut self, email: &str, password: &str) -> Page {
+        let page = self.password(email, password).await;
         assert!(
             page.url.ends_with("/login/enrol"),
             "expected enrolment, got {}",
