@@ -180,6 +180,29 @@ fn push_search(sql: &mut Sql, columns: &[&str], term: &str) {
     sql.push(")");
 }
 
+/// Reads a row to change inside the changing transaction, after taking
+/// its write lock (a write to the row itself: on PostgreSQL the row lock,
+/// on SQLite the database's), so that the "before" of the change log is
+/// what the change replaces even when two agents save at once.
+async fn locked(
+    tx: &mut Transaction<'_, Any>,
+    table: &str,
+    columns: &str,
+    id: Id,
+) -> Result<AnyRow> {
+    sqlx::query(&format!("UPDATE {table} SET id = id WHERE id = $1"))
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .context("locking a row")?;
+    sqlx::query(&format!("SELECT {columns} FROM {table} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .context("reading a row to change")?
+        .ok_or_else(|| DomainError::NotFound.into())
+}
+
 /// The person must belong to the business partner (a system's user, an
 /// authorisation): checked in the writing transaction.
 async fn check_member(
@@ -296,8 +319,9 @@ impl Store {
     }
 
     pub async fn update_partner(&self, id: Id, input: &PartnerInput, change: Change) -> Result<()> {
-        let before = self.partner(id).await?.ok_or(DomainError::NotFound)?;
         let mut tx = self.begin_write("changing a business partner").await?;
+        let row = locked(&mut tx, "business_partners", "id, customer_number, name", id).await?;
+        let before = bp(&row)?;
         let result = sqlx::query(
             "UPDATE business_partners SET customer_number = $2, name = $3 WHERE id = $1",
         )
@@ -445,8 +469,9 @@ impl Store {
         active: bool,
         change: Change,
     ) -> Result<()> {
-        let before = self.person(id).await?.ok_or(DomainError::NotFound)?;
         let mut tx = self.begin_write("changing a person").await?;
+        let row = locked(&mut tx, "persons", crate::persons::PERSON_COLUMNS, id).await?;
+        let before = crate::persons::person(&row)?;
         let result = sqlx::query(
             "UPDATE persons SET name = $2, email = $3, phone = $4, language = $5, active = $6 \
              WHERE id = $1",
@@ -627,6 +652,18 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(DomainError::NotFound.into());
         }
+        // Authorisations not yet begun never were in force: they go; the
+        // others end now.
+        sqlx::query(
+            "DELETE FROM authorisations WHERE person_id = $1 AND starts_at >= $3 \
+             AND contract_id IN (SELECT id FROM contracts WHERE business_partner_id = $2)",
+        )
+        .bind(person)
+        .bind(business_partner)
+        .bind(change.at)
+        .execute(&mut *tx)
+        .await
+        .context("ending authorisations")?;
         sqlx::query(
             "UPDATE authorisations SET ends_at = $3 WHERE person_id = $1 \
              AND (ends_at IS NULL OR ends_at > $3) \
@@ -896,8 +933,9 @@ impl Store {
     }
 
     pub async fn update_service(&self, id: Id, input: &ServiceInput, change: Change) -> Result<()> {
-        let before = self.service(id).await?.ok_or(DomainError::NotFound)?;
         let mut tx = self.begin_write("changing a service").await?;
+        let row = locked(&mut tx, "services", "id, business_partner_id, name, description, active", id).await?;
+        let before = service(&row)?;
         sqlx::query("UPDATE services SET name = $2, description = $3, active = $4 WHERE id = $1")
             .bind(id)
             .bind(&input.name)
@@ -953,8 +991,14 @@ impl Store {
     }
 
     pub async fn update_system(&self, id: Id, input: &SystemInput, change: Change) -> Result<()> {
-        let before = self.system(id).await?.ok_or(DomainError::NotFound)?;
         let mut tx = self.begin_write("changing a system").await?;
+        locked(&mut tx, "systems", "id", id).await?;
+        let before = sqlx::query(&format!("{SYSTEM_SELECT} WHERE s.id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .context("changing a system")
+            .and_then(|r| system(&r))?;
         if let Some(user) = input.user {
             check_member(&mut tx, "user_id", user, before.business_partner_id).await?;
         }
@@ -1090,10 +1134,14 @@ impl Store {
         self.history("l.business_partner_id = $1", business_partner, limit).await
     }
 
-    /// The change log of a person's own data, newest first.
+    /// The change log of a person's own data and memberships, newest first.
     pub async fn history_of_person(&self, person: Id, limit: i64) -> Result<Vec<ChangeEntry>> {
-        self.history("l.object_kind = 'person' AND l.object_id = $1", person, limit)
-            .await
+        self.history(
+            "l.object_kind IN ('person', 'membership') AND l.object_id = $1",
+            person,
+            limit,
+        )
+        .await
     }
 
     async fn history(&self, filter: &str, id: Id, limit: i64) -> Result<Vec<ChangeEntry>> {

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use ticketwerk_domain::access::Membership;
-use ticketwerk_domain::masterdata::{ContractInput, Period, SystemKind};
+use ticketwerk_domain::masterdata::{ContractInput, Period, ServiceInput, SystemInput};
 use ticketwerk_domain::model::{BusinessPartner, Person, Service, System};
 use ticketwerk_domain::{DomainError, Email, Id, Timestamp, Viewer};
 
@@ -32,7 +32,7 @@ pub struct Credentials {
     pub totp_last_step: Option<i64>,
 }
 
-const PERSON_COLUMNS: &str = "id, email, name, phone, language, is_agent, active";
+pub(crate) const PERSON_COLUMNS: &str = "id, email, name, phone, language, is_agent, active";
 
 pub(crate) fn person(row: &AnyRow) -> Result<Person> {
     let email: String = row.try_get("email").context("reading a person")?;
@@ -296,24 +296,20 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Books a service for a business partner, logged as a change of no
+    /// one (the command line, the demo).
     pub async fn create_service(
         &self,
         business_partner: Id,
         name: &str,
         description: &str,
     ) -> Result<Id> {
-        sqlx::query(
-            "INSERT INTO services (business_partner_id, name, description) VALUES ($1, $2, $3) \
-             RETURNING id",
-        )
-        .bind(business_partner)
-        .bind(name.trim())
-        .bind(description.trim())
-        .fetch_one(&self.pool)
-        .await
-        .context("creating a service")?
-        .try_get("id")
-        .context("creating a service")
+        let input = ServiceInput::parse(name, description, true)?;
+        let change = Change {
+            actor: None,
+            at: crate::unix_now(),
+        };
+        self.add_service(business_partner, &input, change).await
     }
 
     /// The services of a business partner in use, by name.
@@ -321,6 +317,8 @@ impl Store {
         self.services_of_partners(&[business_partner], false).await
     }
 
+    /// Registers a system for a business partner, logged as a change of
+    /// no one (the command line, the demo).
     pub async fn create_system(
         &self,
         business_partner: Id,
@@ -329,24 +327,12 @@ impl Store {
         inventory_number: &str,
         person: Option<Id>,
     ) -> Result<Id> {
-        sqlx::query(
-            "INSERT INTO systems (business_partner_id, kind, name, inventory_number, person_id) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(business_partner)
-        .bind(
-            SystemKind::parse_loose(kind)
-                .ok_or_else(|| DomainError::invalid("kind", "form.unknown_choice"))?
-                .code(),
-        )
-        .bind(name.trim())
-        .bind(inventory_number.trim())
-        .bind(person)
-        .fetch_one(&self.pool)
-        .await
-        .context("creating a system")?
-        .try_get("id")
-        .context("creating a system")
+        let input = SystemInput::parse(kind, name, inventory_number, person, true)?;
+        let change = Change {
+            actor: None,
+            at: crate::unix_now(),
+        };
+        self.add_system(business_partner, &input, change).await
     }
 
     /// The systems of a business partner in use, by name.

@@ -74,3 +74,8 @@ CREATE TABLE change_log (
 );
 CREATE INDEX change_log_by_partner ON change_log (business_partner_id, id);
 CREATE INDEX change_log_by_object ON change_log (object_kind, object_id, id);
+
+-- The desk's search of persons (a substring of name or address) through
+-- trigrams, as the quick search of tickets does (pg_trgm is created by
+-- 0003). SQLite scans the persons table instead: some 5 ms at 20,000.
+CREATE INDEX persons_search ON persons USING gin (lower(name) gin_trgm_ops, lower(email) gin_trgm_ops);
