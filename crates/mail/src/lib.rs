@@ -4,12 +4,15 @@
 //!   [`inbound::Inbound`]: decoded headers, readable text, sanitised HTML,
 //!   attachments, and whether a machine sent it (bounce, auto-reply, list),
 //!   so that no mail loop starts.
+//! - [`matching`] finds the ticket a mail belongs to: a ticket number in the
+//!   subject, or one of our own signed Message-IDs in its references.
 //!
 //! The storage layer, the SMTP worker, the IMAP poller and the MTA command
 //! call these functions; keeping them free of I/O makes every rule testable
 //! with a byte string.
 
 pub mod inbound;
+pub mod matching;
 
 pub use inbound::{Automatic, Inbound, Limits, ParseError};
 
