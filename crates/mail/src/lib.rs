@@ -6,6 +6,8 @@
 //!   so that no mail loop starts.
 //! - [`matching`] finds the ticket a mail belongs to: a ticket number in the
 //!   subject, or one of our own signed Message-IDs in its references.
+//! - [`templates`] renders the notification mails from compiled-in defaults
+//!   that an operator may override.
 //!
 //! The storage layer, the SMTP worker, the IMAP poller and the MTA command
 //! call these functions; keeping them free of I/O makes every rule testable
@@ -13,8 +15,10 @@
 
 pub mod inbound;
 pub mod matching;
+pub mod templates;
 
 pub use inbound::{Automatic, Inbound, Limits, ParseError};
+pub use templates::{Rendered, Template, TemplateError, Templates};
 
 use ticketwerk_domain::ticket::clean_text;
 
