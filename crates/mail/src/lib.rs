@@ -8,6 +8,7 @@
 //!   subject, or one of our own signed Message-IDs in its references.
 //! - [`templates`] renders the notification mails from compiled-in defaults
 //!   that an operator may override.
+//! - [`outbound`] builds the RFC 5322 bytes of a notification.
 //!
 //! The storage layer, the SMTP worker, the IMAP poller and the MTA command
 //! call these functions; keeping them free of I/O makes every rule testable
@@ -15,9 +16,11 @@
 
 pub mod inbound;
 pub mod matching;
+pub mod outbound;
 pub mod templates;
 
 pub use inbound::{Automatic, Inbound, Limits, ParseError};
+pub use outbound::{BuildError, Outgoing, Party};
 pub use templates::{Rendered, Template, TemplateError, Templates};
 
 use ticketwerk_domain::ticket::clean_text;
