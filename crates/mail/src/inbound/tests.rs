@@ -335,3 +335,18 @@ fn mbox_lines_blank_lines_and_bare_cr_are_repaired() {
         b"Subject: x\r\n\r\ny"
     );
 }
+
+#[test]
+fn deeply_nested_html_is_read_without_the_html_parser() {
+    let depth = 20_000;
+    let html = format!("{}Hallo{}", "<div>".repeat(depth), "</div>".repeat(depth));
+    let raw = simple("Subject: tief\r\nContent-Type: text/html\r\n", &html);
+    let started = std::time::Instant::now();
+    let mail = parse_ok(&raw);
+    assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
+    assert_eq!(mail.text, "Hallo");
+    assert_eq!(mail.html_sanitised, None);
+    assert!(!too_costly_for_the_html_parser(
+        "<p>Text<br>mehr<img src=x></p><ul><li>a</li><li>b</li></ul>"
+    ));
+}
