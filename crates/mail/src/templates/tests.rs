@@ -196,4 +196,3 @@ fn an_unknown_template_file_is_an_error() {
         "{error:?}"
     );
 }
-
