@@ -240,11 +240,7 @@ impl Viewer {
     /// viewer may not open it (its URL then answers 404). The business
     /// partner catalogs can be narrowed to one business partner the viewer
     /// is authorised for; no other catalog takes one.
-    pub fn catalog(
-        &self,
-        catalog: Catalog,
-        partner: Option<Id>,
-    ) -> Option<(Scope, StatusFilter)> {
+    pub fn catalog(&self, catalog: Catalog, partner: Option<Id>) -> Option<(Scope, StatusFilter)> {
         let mine = || Scope::Involving {
             person: self.person,
             partners: self.partners(),
@@ -265,9 +261,7 @@ impl Viewer {
             (Catalog::MyOpen, false) => Some((mine(), StatusFilter::Open)),
             (Catalog::MyClosed, false) => Some((mine(), StatusFilter::Closed)),
             (Catalog::PartnerOpen, false) => partner_scope().map(|s| (s, StatusFilter::Open)),
-            (Catalog::PartnerClosed, false) => {
-                partner_scope().map(|s| (s, StatusFilter::Closed))
-            }
+            (Catalog::PartnerClosed, false) => partner_scope().map(|s| (s, StatusFilter::Closed)),
             (Catalog::DeskOpen, true) => Some((Scope::All, StatusFilter::Open)),
             (Catalog::DeskNewCalls, true) => Some((Scope::All, StatusFilter::NewCalls)),
             (Catalog::DeskClosed, true) => Some((Scope::All, StatusFilter::Closed)),
@@ -308,7 +302,11 @@ mod tests {
     #[test]
     fn other_business_partners_see_nothing() {
         assert!(!customer(10, 2, true).may_see_ticket(&T));
-        assert!(customer(13, 2, true).catalog(Catalog::DeskOpen, None).is_none());
+        assert!(
+            customer(13, 2, true)
+                .catalog(Catalog::DeskOpen, None)
+                .is_none()
+        );
         assert!(!customer(13, 2, true).may_see_partner(1));
         assert!(!customer(13, 2, true).may_see_offering(1, true));
         assert!(!customer(13, 2, true).may_list_persons_of(1));
@@ -320,8 +318,14 @@ mod tests {
             person: 5,
             agent: false,
             memberships: vec![
-                Membership { business_partner: 1, authorised: false },
-                Membership { business_partner: 2, authorised: true },
+                Membership {
+                    business_partner: 1,
+                    authorised: false,
+                },
+                Membership {
+                    business_partner: 2,
+                    authorised: true,
+                },
             ],
         };
         assert_eq!(

@@ -59,20 +59,81 @@ struct Column {
 }
 
 const PERSON_COLUMNS: [Column; 6] = [
-    Column { field: "customer_number", required: true, names: &["customer_number", "kundennummer", "kunden-nr", "kunden-nr.", "kundennr"] },
-    Column { field: "name", required: true, names: &["name"] },
-    Column { field: "email", required: true, names: &["email", "e-mail", "mail"] },
-    Column { field: "phone", required: false, names: &["phone", "telefon"] },
-    Column { field: "language", required: false, names: &["language", "sprache"] },
-    Column { field: "department", required: false, names: &["department", "abteilung"] },
+    Column {
+        field: "customer_number",
+        required: true,
+        names: &[
+            "customer_number",
+            "kundennummer",
+            "kunden-nr",
+            "kunden-nr.",
+            "kundennr",
+        ],
+    },
+    Column {
+        field: "name",
+        required: true,
+        names: &["name"],
+    },
+    Column {
+        field: "email",
+        required: true,
+        names: &["email", "e-mail", "mail"],
+    },
+    Column {
+        field: "phone",
+        required: false,
+        names: &["phone", "telefon"],
+    },
+    Column {
+        field: "language",
+        required: false,
+        names: &["language", "sprache"],
+    },
+    Column {
+        field: "department",
+        required: false,
+        names: &["department", "abteilung"],
+    },
 ];
 
 const SYSTEM_COLUMNS: [Column; 5] = [
-    Column { field: "customer_number", required: true, names: &["customer_number", "kundennummer", "kunden-nr", "kunden-nr.", "kundennr"] },
-    Column { field: "kind", required: true, names: &["kind", "art", "typ"] },
-    Column { field: "name", required: true, names: &["name", "bezeichnung"] },
-    Column { field: "inventory_number", required: false, names: &["inventory_number", "inventarnummer", "seriennummer", "serial_number"] },
-    Column { field: "user_email", required: false, names: &["user_email", "nutzer", "benutzer", "nutzer-e-mail"] },
+    Column {
+        field: "customer_number",
+        required: true,
+        names: &[
+            "customer_number",
+            "kundennummer",
+            "kunden-nr",
+            "kunden-nr.",
+            "kundennr",
+        ],
+    },
+    Column {
+        field: "kind",
+        required: true,
+        names: &["kind", "art", "typ"],
+    },
+    Column {
+        field: "name",
+        required: true,
+        names: &["name", "bezeichnung"],
+    },
+    Column {
+        field: "inventory_number",
+        required: false,
+        names: &[
+            "inventory_number",
+            "inventarnummer",
+            "seriennummer",
+            "serial_number",
+        ],
+    },
+    Column {
+        field: "user_email",
+        required: false,
+        names: &["user_email", "nutzer", "benutzer", "nutzer-e-mail"],
+    },
 ];
 
 /// Why a row (or, at line 0, the whole file) is refused: the line in the
@@ -166,7 +227,10 @@ fn records(kind: ImportKind, bytes: &[u8]) -> Result<Records, RowError> {
     let mut positions: Vec<(&'static str, usize)> = Vec::new();
     for (i, header) in headers.iter().enumerate() {
         let header = header.trim().to_lowercase();
-        let column = kind.columns().iter().find(|c| c.names.contains(&header.as_str()));
+        let column = kind
+            .columns()
+            .iter()
+            .find(|c| c.names.contains(&header.as_str()));
         match column {
             Some(c) if positions.iter().any(|(f, _)| *f == c.field) => {
                 return Err(RowError::new(1, c.field, "import.duplicate_column"));
@@ -220,9 +284,11 @@ fn line_at(text: &str, byte: u64) -> u64 {
 
 fn push_invalid(errors: &mut Vec<RowError>, line: u64, e: DomainError) {
     match e {
-        DomainError::Invalid(fields) => {
-            errors.extend(fields.into_iter().map(|f| RowError::new(line, f.field, f.code)))
-        }
+        DomainError::Invalid(fields) => errors.extend(
+            fields
+                .into_iter()
+                .map(|f| RowError::new(line, f.field, f.code)),
+        ),
         _ => errors.push(RowError::new(line, "", "import.unreadable")),
     }
 }
@@ -239,7 +305,9 @@ pub fn parse_persons(bytes: &[u8]) -> Result<Parsed<PersonRow>, RowError> {
     for (line, values) in records(ImportKind::Persons, bytes)? {
         let customer_number = get(&values, "customer_number").to_string();
         if customer_number.is_empty() {
-            parsed.errors.push(RowError::new(line, "customer_number", "form.required"));
+            parsed
+                .errors
+                .push(RowError::new(line, "customer_number", "form.required"));
         }
         match PersonInput::parse(
             get(&values, "name"),
@@ -250,7 +318,9 @@ pub fn parse_persons(bytes: &[u8]) -> Result<Parsed<PersonRow>, RowError> {
             Ok(person) => {
                 let key = person.email.as_str().to_string();
                 if seen.insert(key, line).is_some() {
-                    parsed.errors.push(RowError::new(line, "email", "import.duplicate_in_file"));
+                    parsed
+                        .errors
+                        .push(RowError::new(line, "email", "import.duplicate_in_file"));
                 } else if !customer_number.is_empty() {
                     parsed.rows.push(PersonRow {
                         line,
@@ -272,7 +342,9 @@ pub fn parse_systems(bytes: &[u8]) -> Result<Parsed<SystemRow>, RowError> {
     for (line, values) in records(ImportKind::Systems, bytes)? {
         let customer_number = get(&values, "customer_number").to_string();
         if customer_number.is_empty() {
-            parsed.errors.push(RowError::new(line, "customer_number", "form.required"));
+            parsed
+                .errors
+                .push(RowError::new(line, "customer_number", "form.required"));
         }
         let user = get(&values, "user_email");
         let user_email = if user.is_empty() {
@@ -281,7 +353,9 @@ pub fn parse_systems(bytes: &[u8]) -> Result<Parsed<SystemRow>, RowError> {
             Email::parse(user).map(Some)
         };
         if user_email.is_err() {
-            parsed.errors.push(RowError::new(line, "user_email", "form.invalid_email"));
+            parsed
+                .errors
+                .push(RowError::new(line, "user_email", "form.invalid_email"));
         }
         match SystemInput::parse(
             get(&values, "kind"),
@@ -348,7 +422,9 @@ mod tests {
             RowError::new(1, "customer_number", "import.missing_column")
         );
         assert_eq!(
-            parse_systems(b"kundennummer;art;name;farbe\n").unwrap_err().code,
+            parse_systems(b"kundennummer;art;name;farbe\n")
+                .unwrap_err()
+                .code,
             "import.unknown_column"
         );
     }

@@ -171,7 +171,12 @@ pub struct PersonInput {
 }
 
 impl PersonInput {
-    pub fn parse(name: &str, email: &str, phone: &str, language: &str) -> Result<Self, DomainError> {
+    pub fn parse(
+        name: &str,
+        email: &str,
+        phone: &str,
+        language: &str,
+    ) -> Result<Self, DomainError> {
         let mut c = Check::default();
         let name = c.line("name", name, true, MAX_NAME);
         let email = if email.trim().is_empty() {
@@ -283,7 +288,10 @@ impl Period {
     /// A period must end after it starts.
     pub fn new(starts_at: Timestamp, ends_at: Option<Timestamp>) -> Result<Self, DomainError> {
         match ends_at {
-            Some(end) if end <= starts_at => Err(DomainError::invalid("valid_until", "form.ends_before_start")),
+            Some(end) if end <= starts_at => Err(DomainError::invalid(
+                "valid_until",
+                "form.ends_before_start",
+            )),
             _ => Ok(Self { starts_at, ends_at }),
         }
     }
@@ -366,14 +374,20 @@ mod tests {
     fn partner_needs_number_and_name() {
         assert_eq!(
             codes(PartnerInput::parse(" ", "").unwrap_err()),
-            vec![("customer_number", "form.required"), ("name", "form.required")]
+            vec![
+                ("customer_number", "form.required"),
+                ("name", "form.required")
+            ]
         );
         assert_eq!(
             codes(PartnerInput::parse("K 1<", "X").unwrap_err()),
             vec![("customer_number", "form.customer_number_chars")]
         );
         let p = PartnerInput::parse(" K-10003 ", " Bäckerei Korn ").unwrap();
-        assert_eq!((p.customer_number.as_str(), p.name.as_str()), ("K-10003", "Bäckerei Korn"));
+        assert_eq!(
+            (p.customer_number.as_str(), p.name.as_str()),
+            ("K-10003", "Bäckerei Korn")
+        );
     }
 
     #[test]
@@ -387,16 +401,26 @@ mod tests {
                 ("language", "form.unknown_choice"),
             ]
         );
-        let p = PersonInput::parse("Eva Roth", "Eva.Roth@Example.DE", "+49 (30) 123-4", "").unwrap();
+        let p =
+            PersonInput::parse("Eva Roth", "Eva.Roth@Example.DE", "+49 (30) 123-4", "").unwrap();
         assert_eq!(p.email.as_str(), "eva.roth@example.de");
         assert_eq!(p.language, Language::De);
     }
 
     #[test]
     fn system_kinds_read_as_spreadsheets_write_them() {
-        assert_eq!(SystemKind::parse_loose("Bildschirm"), Some(SystemKind::Monitor));
-        assert_eq!(SystemKind::parse_loose(" LAPTOP "), Some(SystemKind::Laptop));
-        assert_eq!(SystemKind::parse_loose("Tastatur"), Some(SystemKind::Keyboard));
+        assert_eq!(
+            SystemKind::parse_loose("Bildschirm"),
+            Some(SystemKind::Monitor)
+        );
+        assert_eq!(
+            SystemKind::parse_loose(" LAPTOP "),
+            Some(SystemKind::Laptop)
+        );
+        assert_eq!(
+            SystemKind::parse_loose("Tastatur"),
+            Some(SystemKind::Keyboard)
+        );
         assert_eq!(SystemKind::parse_loose("Toaster"), None);
     }
 
@@ -408,7 +432,13 @@ mod tests {
         assert!(p.in_force(100));
         assert!(p.in_force(199));
         assert!(!p.in_force(200));
-        assert_eq!(p.ended_at(150), Some(Period { starts_at: 100, ends_at: Some(150) }));
+        assert_eq!(
+            p.ended_at(150),
+            Some(Period {
+                starts_at: 100,
+                ends_at: Some(150)
+            })
+        );
         assert_eq!(p.ended_at(250), None);
         let open = Period::new(100, None).unwrap();
         assert!(open.in_force(i64::MAX));

@@ -225,21 +225,30 @@ async fn main() {
     })
     .await;
     // Master data: pickers of the new-ticket forms and the desk's lists.
-    time("picker: persons of a business partner, search by name", |run| {
-        let bp = partner_of(person(run));
-        let store = &store;
-        async move {
-            store.pick_persons(bp, "person 1", 30).await.unwrap();
-        }
-    })
+    time(
+        "picker: persons of a business partner, search by name",
+        |run| {
+            let bp = partner_of(person(run));
+            let store = &store;
+            async move {
+                store.pick_persons(bp, "person 1", 30).await.unwrap();
+            }
+        },
+    )
     .await;
-    time("picker: systems of a business partner, the person's first", |run| {
-        let p = person(run);
-        let store = &store;
-        async move {
-            store.pick_systems(partner_of(p), "", Some(p), 30).await.unwrap();
-        }
-    })
+    time(
+        "picker: systems of a business partner, the person's first",
+        |run| {
+            let p = person(run);
+            let store = &store;
+            async move {
+                store
+                    .pick_systems(partner_of(p), "", Some(p), 30)
+                    .await
+                    .unwrap();
+            }
+        },
+    )
     .await;
     time("desk: persons by name, first page", |_| {
         let store = &store;

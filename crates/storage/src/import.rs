@@ -34,7 +34,10 @@ pub struct ImportReport {
 fn row_error(line: u64, e: StorageError) -> Result<RowError> {
     match e {
         StorageError::Domain(DomainError::Invalid(fields)) => {
-            let f = fields.first().map(|f| (f.field, f.code)).unwrap_or(("", "form.unknown_choice"));
+            let f = fields
+                .first()
+                .map(|f| (f.field, f.code))
+                .unwrap_or(("", "form.unknown_choice"));
             Ok(RowError::new(line, f.0, f.1))
         }
         other => Err(other),
@@ -83,9 +86,11 @@ impl Store {
         let mut units: HashMap<(Id, String), Id> = HashMap::new();
         for row in rows {
             let Some(bp) = partners.get(&mut tx, &row.customer_number).await? else {
-                report
-                    .rejected
-                    .push(RowError::new(row.line, "customer_number", "import.unknown_partner"));
+                report.rejected.push(RowError::new(
+                    row.line,
+                    "customer_number",
+                    "import.unknown_partner",
+                ));
                 continue;
             };
             let unit = if row.department.is_empty() {
@@ -95,7 +100,8 @@ impl Store {
                 match units.get(&key) {
                     Some(id) => Some(*id),
                     None => {
-                        let id = department(&mut tx, bp, &row.department, change, &mut report).await?;
+                        let id =
+                            department(&mut tx, bp, &row.department, change, &mut report).await?;
                         units.insert(key, id);
                         Some(id)
                     }
@@ -135,9 +141,11 @@ impl Store {
         let mut partners = Partners(HashMap::new());
         for row in rows {
             let Some(bp) = partners.get(&mut tx, &row.customer_number).await? else {
-                report
-                    .rejected
-                    .push(RowError::new(row.line, "customer_number", "import.unknown_partner"));
+                report.rejected.push(RowError::new(
+                    row.line,
+                    "customer_number",
+                    "import.unknown_partner",
+                ));
                 continue;
             };
             let user = match &row.user_email {
@@ -151,9 +159,11 @@ impl Store {
                     match found {
                         Some(r) => Some(r.try_get::<Id, _>("id").context("finding a person")?),
                         None => {
-                            report
-                                .rejected
-                                .push(RowError::new(row.line, "user_email", "import.unknown_person"));
+                            report.rejected.push(RowError::new(
+                                row.line,
+                                "user_email",
+                                "import.unknown_person",
+                            ));
                             continue;
                         }
                     }

@@ -94,7 +94,10 @@ fn flag(v: bool) -> String {
 fn period_fields(p: &Period) -> [(&'static str, String); 2] {
     [
         ("starts_at", p.starts_at.to_string()),
-        ("ends_at", p.ends_at.map(|e| e.to_string()).unwrap_or_default()),
+        (
+            "ends_at",
+            p.ends_at.map(|e| e.to_string()).unwrap_or_default(),
+        ),
     ]
 }
 
@@ -142,7 +145,9 @@ fn unit(r: &AnyRow) -> Result<PartnerUnit> {
 fn period(r: &AnyRow, prefix: &str) -> Result<Period> {
     let c = "reading a period";
     Ok(Period {
-        starts_at: r.try_get(format!("{prefix}starts_at").as_str()).context(c)?,
+        starts_at: r
+            .try_get(format!("{prefix}starts_at").as_str())
+            .context(c)?,
         ends_at: r.try_get(format!("{prefix}ends_at").as_str()).context(c)?,
     })
 }
@@ -250,7 +255,8 @@ impl Store {
                 .bind(Arg::Int(id))
                 .push("))");
         }
-        sql.push(" ORDER BY name, id LIMIT ").bind(Arg::Int(limit + 1));
+        sql.push(" ORDER BY name, id LIMIT ")
+            .bind(Arg::Int(limit + 1));
         let rows = sql
             .query()
             .fetch_all(&self.pool)
@@ -320,7 +326,13 @@ impl Store {
 
     pub async fn update_partner(&self, id: Id, input: &PartnerInput, change: Change) -> Result<()> {
         let mut tx = self.begin_write("changing a business partner").await?;
-        let row = locked(&mut tx, "business_partners", "id, customer_number, name", id).await?;
+        let row = locked(
+            &mut tx,
+            "business_partners",
+            "id, customer_number, name",
+            id,
+        )
+        .await?;
         let before = bp(&row)?;
         let result = sqlx::query(
             "UPDATE business_partners SET customer_number = $2, name = $3 WHERE id = $1",
@@ -366,7 +378,12 @@ impl Store {
         rows.iter().map(unit).collect()
     }
 
-    pub async fn add_unit(&self, business_partner: Id, input: &UnitInput, change: Change) -> Result<Id> {
+    pub async fn add_unit(
+        &self,
+        business_partner: Id,
+        input: &UnitInput,
+        change: Change,
+    ) -> Result<Id> {
         let mut tx = self.begin_write("adding a department").await?;
         let id = insert_unit(&mut tx, business_partner, input, change).await?;
         tx.commit().await.context("adding a department")?;
@@ -375,7 +392,12 @@ impl Store {
 
     /// Removes a department or location; memberships in it keep the
     /// business partner and lose the unit.
-    pub async fn remove_unit(&self, business_partner: Id, unit_id: Id, change: Change) -> Result<()> {
+    pub async fn remove_unit(
+        &self,
+        business_partner: Id,
+        unit_id: Id,
+        change: Change,
+    ) -> Result<()> {
         let mut tx = self.begin_write("removing a department").await?;
         let row = sqlx::query(
             "SELECT id, business_partner_id, kind, name FROM partner_units \
@@ -424,7 +446,9 @@ impl Store {
         limit: i64,
     ) -> Result<NamedPage<Person>> {
         let mut sql = Sql::default();
-        sql.push("SELECT id, email, name, phone, language, is_agent, active FROM persons WHERE 1 = 1");
+        sql.push(
+            "SELECT id, email, name, phone, language, is_agent, active FROM persons WHERE 1 = 1",
+        );
         if let Some(term) = search {
             push_search(&mut sql, &["name", "email"], term);
         }
@@ -437,8 +461,13 @@ impl Store {
                 .bind(Arg::Int(id))
                 .push("))");
         }
-        sql.push(" ORDER BY name, id LIMIT ").bind(Arg::Int(limit + 1));
-        let rows = sql.query().fetch_all(&self.pool).await.context("listing persons")?;
+        sql.push(" ORDER BY name, id LIMIT ")
+            .bind(Arg::Int(limit + 1));
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .context("listing persons")?;
         let mut items = rows
             .iter()
             .map(crate::persons::person)
@@ -639,7 +668,12 @@ impl Store {
 
     /// Removes a person from a business partner. Their authorisations in
     /// its contracts end now, and systems of it no longer name them.
-    pub async fn leave_partner(&self, person: Id, business_partner: Id, change: Change) -> Result<()> {
+    pub async fn leave_partner(
+        &self,
+        person: Id,
+        business_partner: Id,
+        change: Change,
+    ) -> Result<()> {
         let mut tx = self.begin_write("removing a membership").await?;
         let done = sqlx::query(
             "DELETE FROM memberships WHERE person_id = $1 AND business_partner_id = $2",
@@ -703,7 +737,11 @@ impl Store {
 
     /// A business partner's contracts, newest first, each with the persons
     /// it authorises; `in_force` as of `now`.
-    pub async fn contracts_of(&self, business_partner: Id, now: Timestamp) -> Result<Vec<Contract>> {
+    pub async fn contracts_of(
+        &self,
+        business_partner: Id,
+        now: Timestamp,
+    ) -> Result<Vec<Contract>> {
         let rows = sqlx::query(
             "SELECT id, business_partner_id, name, starts_at, ends_at FROM contracts \
              WHERE business_partner_id = $1 ORDER BY starts_at DESC, id DESC",
@@ -745,7 +783,9 @@ impl Store {
         else {
             return Ok(None);
         };
-        let partner: Id = partner.try_get("business_partner_id").context("reading a contract")?;
+        let partner: Id = partner
+            .try_get("business_partner_id")
+            .context("reading a contract")?;
         Ok(self
             .contracts_of(partner, now)
             .await?
@@ -765,8 +805,16 @@ impl Store {
         Ok(id)
     }
 
-    pub async fn update_contract(&self, id: Id, input: &ContractInput, change: Change) -> Result<()> {
-        let before = self.contract(id, change.at).await?.ok_or(DomainError::NotFound)?;
+    pub async fn update_contract(
+        &self,
+        id: Id,
+        input: &ContractInput,
+        change: Change,
+    ) -> Result<()> {
+        let before = self
+            .contract(id, change.at)
+            .await?
+            .ok_or(DomainError::NotFound)?;
         let mut tx = self.begin_write("changing a contract").await?;
         sqlx::query("UPDATE contracts SET name = $2, starts_at = $3, ends_at = $4 WHERE id = $1")
             .bind(id)
@@ -781,7 +829,15 @@ impl Store {
         let mut new = vec![("name", input.name.clone())];
         new.extend(period_fields(&input.period));
         let changes = diff(&old, &new);
-        log_changed(&mut tx, change, Some(before.business_partner_id), "contract", id, changes).await?;
+        log_changed(
+            &mut tx,
+            change,
+            Some(before.business_partner_id),
+            "contract",
+            id,
+            changes,
+        )
+        .await?;
         tx.commit().await.context("changing a contract")?;
         Ok(())
     }
@@ -815,8 +871,12 @@ impl Store {
         .context("changing an authorisation")?
         .ok_or(DomainError::NotFound)?;
         let before = period_of(&row)?;
-        let contract_id: Id = row.try_get("contract_id").context("changing an authorisation")?;
-        let partner: Id = row.try_get("business_partner_id").context("changing an authorisation")?;
+        let contract_id: Id = row
+            .try_get("contract_id")
+            .context("changing an authorisation")?;
+        let partner: Id = row
+            .try_get("business_partner_id")
+            .context("changing an authorisation")?;
         sqlx::query("UPDATE authorisations SET starts_at = $2, ends_at = $3 WHERE id = $1")
             .bind(id)
             .bind(period.starts_at)
@@ -844,13 +904,16 @@ impl Store {
 
     /// Ends an authorisation at once. Returns its contract.
     pub async fn end_authorisation(&self, id: Id, change: Change) -> Result<Id> {
-        let row = sqlx::query("SELECT contract_id, starts_at, ends_at FROM authorisations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .context("ending an authorisation")?
-            .ok_or(DomainError::NotFound)?;
-        let contract_id: Id = row.try_get("contract_id").context("ending an authorisation")?;
+        let row =
+            sqlx::query("SELECT contract_id, starts_at, ends_at FROM authorisations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .context("ending an authorisation")?
+                .ok_or(DomainError::NotFound)?;
+        let contract_id: Id = row
+            .try_get("contract_id")
+            .context("ending an authorisation")?;
         match period_of(&row)?.ended_at(change.at) {
             Some(ended) => self.update_authorisation(id, ended, change).await,
             None => Ok(contract_id),
@@ -892,7 +955,11 @@ impl Store {
             sql.push(" AND active = 1");
         }
         sql.push(" ORDER BY business_partner_id, name, id");
-        let rows = sql.query().fetch_all(&self.pool).await.context("listing services")?;
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .context("listing services")?;
         rows.iter().map(service).collect()
     }
 
@@ -934,7 +1001,13 @@ impl Store {
 
     pub async fn update_service(&self, id: Id, input: &ServiceInput, change: Change) -> Result<()> {
         let mut tx = self.begin_write("changing a service").await?;
-        let row = locked(&mut tx, "services", "id, business_partner_id, name, description, active", id).await?;
+        let row = locked(
+            &mut tx,
+            "services",
+            "id, business_partner_id, name, description, active",
+            id,
+        )
+        .await?;
         let before = service(&row)?;
         sqlx::query("UPDATE services SET name = $2, description = $3, active = $4 WHERE id = $1")
             .bind(id)
@@ -950,7 +1023,15 @@ impl Store {
             active: before.active,
         };
         let changes = diff(&service_fields(&old), &service_fields(input));
-        log_changed(&mut tx, change, Some(before.business_partner_id), "service", id, changes).await?;
+        log_changed(
+            &mut tx,
+            change,
+            Some(before.business_partner_id),
+            "service",
+            id,
+            changes,
+        )
+        .await?;
         tx.commit().await.context("changing a service")?;
         Ok(())
     }
@@ -1023,7 +1104,15 @@ impl Store {
             active: before.active,
         };
         let changes = diff(&system_fields(&old), &system_fields(input));
-        log_changed(&mut tx, change, Some(before.business_partner_id), "system", id, changes).await?;
+        log_changed(
+            &mut tx,
+            change,
+            Some(before.business_partner_id),
+            "system",
+            id,
+            changes,
+        )
+        .await?;
         tx.commit().await.context("changing a system")?;
         Ok(())
     }
@@ -1032,7 +1121,12 @@ impl Store {
 
     /// Members of a business partner matching a search, for the "reported
     /// for" picker: active persons only, at most `limit`.
-    pub async fn pick_persons(&self, business_partner: Id, term: &str, limit: i64) -> Result<Vec<PickItem>> {
+    pub async fn pick_persons(
+        &self,
+        business_partner: Id,
+        term: &str,
+        limit: i64,
+    ) -> Result<Vec<PickItem>> {
         let mut sql = Sql::default();
         sql.push(
             "SELECT p.id, p.name, p.email, u.name AS unit_name FROM memberships m \
@@ -1044,8 +1138,13 @@ impl Store {
         if !term.is_empty() {
             push_search(&mut sql, &["p.name", "p.email"], term);
         }
-        sql.push(" ORDER BY p.name, p.id LIMIT ").bind(Arg::Int(limit));
-        let rows = sql.query().fetch_all(&self.pool).await.context("finding persons")?;
+        sql.push(" ORDER BY p.name, p.id LIMIT ")
+            .bind(Arg::Int(limit));
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .context("finding persons")?;
         rows.iter()
             .map(|r| {
                 let c = "reading a person";
@@ -1064,7 +1163,12 @@ impl Store {
     }
 
     /// Services of a business partner in use, matching a search.
-    pub async fn pick_services(&self, business_partner: Id, term: &str, limit: i64) -> Result<Vec<PickItem>> {
+    pub async fn pick_services(
+        &self,
+        business_partner: Id,
+        term: &str,
+        limit: i64,
+    ) -> Result<Vec<PickItem>> {
         let mut sql = Sql::default();
         sql.push("SELECT id, name, description FROM services WHERE business_partner_id = ")
             .bind(Arg::Int(business_partner))
@@ -1073,7 +1177,11 @@ impl Store {
             push_search(&mut sql, &["name"], term);
         }
         sql.push(" ORDER BY name, id LIMIT ").bind(Arg::Int(limit));
-        let rows = sql.query().fetch_all(&self.pool).await.context("finding services")?;
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .context("finding services")?;
         rows.iter()
             .map(|r| {
                 let c = "reading a service";
@@ -1109,7 +1217,11 @@ impl Store {
             .bind(Arg::Int(first.unwrap_or(0)))
             .push(" THEN 0 ELSE 1 END, s.name, s.id LIMIT ")
             .bind(Arg::Int(limit));
-        let rows = sql.query().fetch_all(&self.pool).await.context("finding systems")?;
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .context("finding systems")?;
         rows.iter().map(system).collect()
     }
 
@@ -1130,8 +1242,13 @@ impl Store {
     // ---- History -------------------------------------------------------
 
     /// The change log of a business partner and everything under it, newest first.
-    pub async fn history_of_partner(&self, business_partner: Id, limit: i64) -> Result<Vec<ChangeEntry>> {
-        self.history("l.business_partner_id = $1", business_partner, limit).await
+    pub async fn history_of_partner(
+        &self,
+        business_partner: Id,
+        limit: i64,
+    ) -> Result<Vec<ChangeEntry>> {
+        self.history("l.business_partner_id = $1", business_partner, limit)
+            .await
     }
 
     /// The change log of a person's own data and memberships, newest first.
@@ -1251,7 +1368,10 @@ pub(crate) async fn insert_unit(
         }
         Err(e) => return Err(e).context("adding a department"),
     };
-    let fields = [("kind", input.kind.code().to_string()), ("name", input.name.clone())];
+    let fields = [
+        ("kind", input.kind.code().to_string()),
+        ("name", input.name.clone()),
+    ];
     log(
         tx,
         change,

@@ -138,7 +138,10 @@ impl Store {
         authorised: bool,
     ) -> Result<()> {
         let now = crate::unix_now();
-        let change = Change { actor: None, at: now };
+        let change = Change {
+            actor: None,
+            at: now,
+        };
         let mut tx = self.begin_write("adding a membership").await?;
         insert_membership(&mut tx, person, business_partner, None, change).await?;
         if authorised {

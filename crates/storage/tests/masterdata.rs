@@ -142,7 +142,10 @@ async fn a_person_import_with_one_bad_row_writes_nothing() {
             ]
         );
         let eva = ticketwerk_domain::Email::parse("eva@acme.example").unwrap();
-        assert!(store.credentials(&eva).await.unwrap().is_none(), "nothing written");
+        assert!(
+            store.credentials(&eva).await.unwrap().is_none(),
+            "nothing written"
+        );
         assert!(store.units_of(w.acme).await.unwrap().is_empty());
 
         // The good rows alone: a dry run writes nothing, the real run all.
@@ -154,15 +157,24 @@ async fn a_person_import_with_one_bad_row_writes_nothing() {
             .import_persons(&parsed.rows, vec![], by(w.dora, T0), true)
             .await
             .unwrap();
-        assert_eq!((dry.created, dry.written, dry.rejected.len()), (2, false, 0));
+        assert_eq!(
+            (dry.created, dry.written, dry.rejected.len()),
+            (2, false, 0)
+        );
         assert!(store.credentials(&eva).await.unwrap().is_none());
         let done = store
             .import_persons(&parsed.rows, vec![], by(w.dora, T0), false)
             .await
             .unwrap();
-        assert_eq!((done.created, done.units_created, done.written), (2, 1, true));
+        assert_eq!(
+            (done.created, done.units_created, done.written),
+            (2, 1, true)
+        );
         let members = store.members_of(w.acme, T0).await.unwrap();
-        let eva = members.iter().find(|m| m.person.name == "Eva Roth").unwrap();
+        let eva = members
+            .iter()
+            .find(|m| m.person.name == "Eva Roth")
+            .unwrap();
         assert_eq!(eva.unit_name.as_deref(), Some("Einkauf"));
         assert!(!eva.authorised, "an import grants no authority");
     })
@@ -205,7 +217,10 @@ async fn pickers_offer_one_partners_things_in_use_only() {
         let w = World::create(&store).await;
         let desk = by(w.dora, T0);
         let olgas = store.pick_persons(w.globex, "", 30).await.unwrap();
-        assert_eq!(olgas.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), vec!["Olga Frey"]);
+        assert_eq!(
+            olgas.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(),
+            vec!["Olga Frey"]
+        );
         let found = store.pick_persons(w.acme, "BEN", 30).await.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].label, "Ben Cole");
@@ -213,7 +228,13 @@ async fn pickers_offer_one_partners_things_in_use_only() {
         // A person no longer active is not offered.
         let ben = PersonInput::parse("Ben Cole", "ben@acme.example", "", "de").unwrap();
         store.update_person(w.ben, &ben, false, desk).await.unwrap();
-        assert!(store.pick_persons(w.acme, "ben", 30).await.unwrap().is_empty());
+        assert!(
+            store
+                .pick_persons(w.acme, "ben", 30)
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         let system = |name: &str, user: Option<Id>, active: bool| SystemInput {
             kind: SystemKind::Laptop,
@@ -222,15 +243,32 @@ async fn pickers_offer_one_partners_things_in_use_only() {
             user,
             active,
         };
-        store.add_system(w.acme, &system("Zeta", None, true), desk).await.unwrap();
-        store.add_system(w.acme, &system("Alpha alt", None, false), desk).await.unwrap();
-        store.add_system(w.acme, &system("Yoga Carl", Some(w.carl), true), desk).await.unwrap();
-        store.add_system(w.globex, &system("Globex PC", None, true), desk).await.unwrap();
+        store
+            .add_system(w.acme, &system("Zeta", None, true), desk)
+            .await
+            .unwrap();
+        store
+            .add_system(w.acme, &system("Alpha alt", None, false), desk)
+            .await
+            .unwrap();
+        store
+            .add_system(w.acme, &system("Yoga Carl", Some(w.carl), true), desk)
+            .await
+            .unwrap();
+        store
+            .add_system(w.globex, &system("Globex PC", None, true), desk)
+            .await
+            .unwrap();
         let names = |s: Vec<ticketwerk_domain::model::System>| {
             s.into_iter().map(|s| s.name).collect::<Vec<_>>()
         };
         assert_eq!(
-            names(store.pick_systems(w.acme, "", Some(w.carl), 30).await.unwrap()),
+            names(
+                store
+                    .pick_systems(w.acme, "", Some(w.carl), 30)
+                    .await
+                    .unwrap()
+            ),
             vec!["Yoga Carl", "Zeta"],
             "the person's own systems first; retired and other partners' never"
         );

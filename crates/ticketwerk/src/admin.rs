@@ -5,8 +5,8 @@
 
 use anyhow::{Context, bail};
 use ticketwerk_domain::auth::{MIN_PASSWORD_LEN, hash_password};
-use ticketwerk_domain::{DomainError, Email, Id, Timestamp};
 use ticketwerk_domain::import::{ImportKind, RowError, parse_persons, parse_systems};
+use ticketwerk_domain::{DomainError, Email, Id, Timestamp};
 use ticketwerk_storage::{Change, ImportReport, NewPerson, StorageError, Store};
 
 pub use ticketwerk_domain::auth::{GENERATED_PASSWORD_LEN, generate_password};
@@ -179,14 +179,25 @@ pub async fn import(
     dry_run: bool,
     now: Timestamp,
 ) -> anyhow::Result<ImportReport> {
-    let change = Change { actor: None, at: now };
+    let change = Change {
+        actor: None,
+        at: now,
+    };
     let report = match kind {
         ImportKind::Persons => match parse_persons(bytes) {
-            Ok(parsed) => store.import_persons(&parsed.rows, parsed.errors, change, dry_run).await?,
+            Ok(parsed) => {
+                store
+                    .import_persons(&parsed.rows, parsed.errors, change, dry_run)
+                    .await?
+            }
             Err(e) => refused_file(e),
         },
         ImportKind::Systems => match parse_systems(bytes) {
-            Ok(parsed) => store.import_systems(&parsed.rows, parsed.errors, change, dry_run).await?,
+            Ok(parsed) => {
+                store
+                    .import_systems(&parsed.rows, parsed.errors, change, dry_run)
+                    .await?
+            }
             Err(e) => refused_file(e),
         },
     };

@@ -459,8 +459,8 @@ async fn run_admin(file: Option<&Path>, command: AdminCommand) -> anyhow::Result
             storage,
         } => {
             let config = Config::load(file, storage.layer())?;
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let kind = match what {
                 ImportWhat::Persons => ImportKind::Persons,
                 ImportWhat::Systems => ImportKind::Systems,
@@ -470,12 +470,23 @@ async fn run_admin(file: Option<&Path>, command: AdminCommand) -> anyhow::Result
             store.close().await;
             let report = report?;
             for e in &report.rejected {
-                let column = if e.field.is_empty() { String::new() } else { format!(", {}", e.field) };
-                println!("line {}{column}: {}", e.line, ticketwerk_web::message("en", e.code));
+                let column = if e.field.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", e.field)
+                };
+                println!(
+                    "line {}{column}: {}",
+                    e.line,
+                    ticketwerk_web::message("en", e.code)
+                );
             }
             let what = kind.code();
             match (report.written, report.rejected.len()) {
-                (true, _) => println!("Imported {} {what} from {} rows.", report.created, report.rows),
+                (true, _) => println!(
+                    "Imported {} {what} from {} rows.",
+                    report.created, report.rows
+                ),
                 (false, 0) => println!(
                     "Dry run: all {} rows are fine; {} {what} would be created. Nothing was written.",
                     report.rows, report.created

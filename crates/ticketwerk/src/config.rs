@@ -47,6 +47,16 @@ pub struct Layer {
     pub session_idle_secs: Option<i64>,
     pub session_max_secs: Option<i64>,
     pub time_zone: Option<String>,
+    pub portal_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub smtp_url: Option<String>,
+    pub smtp_password: Option<String>,
+    pub imap_url: Option<String>,
+    pub imap_password: Option<String>,
+    pub imap_poll_secs: Option<u64>,
+    pub mail_templates_dir: Option<PathBuf>,
+    pub mail_max_bytes: Option<usize>,
+    pub mail_hourly_cap: Option<i64>,
 }
 
 impl Layer {
@@ -65,6 +75,16 @@ impl Layer {
             session_idle_secs: over.session_idle_secs.or(self.session_idle_secs),
             session_max_secs: over.session_max_secs.or(self.session_max_secs),
             time_zone: over.time_zone.or(self.time_zone),
+            portal_url: over.portal_url.or(self.portal_url),
+            mail_from: over.mail_from.or(self.mail_from),
+            smtp_url: over.smtp_url.or(self.smtp_url),
+            smtp_password: over.smtp_password.or(self.smtp_password),
+            imap_url: over.imap_url.or(self.imap_url),
+            imap_password: over.imap_password.or(self.imap_password),
+            imap_poll_secs: over.imap_poll_secs.or(self.imap_poll_secs),
+            mail_templates_dir: over.mail_templates_dir.or(self.mail_templates_dir),
+            mail_max_bytes: over.mail_max_bytes.or(self.mail_max_bytes),
+            mail_hourly_cap: over.mail_hourly_cap.or(self.mail_hourly_cap),
         }
     }
 
@@ -112,6 +132,16 @@ impl Layer {
                 "SESSION_IDLE_SECS" => layer.session_idle_secs = Some(parse_number(&name, &value)?),
                 "SESSION_MAX_SECS" => layer.session_max_secs = Some(parse_number(&name, &value)?),
                 "TIME_ZONE" => layer.time_zone = Some(value),
+                "PORTAL_URL" => layer.portal_url = Some(value),
+                "MAIL_FROM" => layer.mail_from = Some(value),
+                "SMTP_URL" => layer.smtp_url = Some(value),
+                "SMTP_PASSWORD" => layer.smtp_password = Some(value),
+                "IMAP_URL" => layer.imap_url = Some(value),
+                "IMAP_PASSWORD" => layer.imap_password = Some(value),
+                "IMAP_POLL_SECS" => layer.imap_poll_secs = Some(parse_number(&name, &value)?),
+                "MAIL_TEMPLATES_DIR" => layer.mail_templates_dir = Some(value.into()),
+                "MAIL_MAX_BYTES" => layer.mail_max_bytes = Some(parse_number(&name, &value)?),
+                "MAIL_HOURLY_CAP" => layer.mail_hourly_cap = Some(parse_number(&name, &value)?),
                 _ => unknown.push(name),
             }
         }
@@ -144,7 +174,56 @@ pub struct Config {
     pub database_url: String,
     pub attachments_dir: PathBuf,
     pub web: Settings,
+    pub mail: MailConfig,
 }
+
+/// Mail in and out. Without `smtp_url` notifications are still written to
+/// the outbox (the desk sees them waiting) and go out once SMTP is set;
+/// without `imap_url` mail comes in only through `ticketwerk mail receive`.
+#[derive(Clone)]
+pub struct MailConfig {
+    /// Where links in mails point: the portal as customers reach it.
+    pub portal_url: String,
+    /// The desk's address: From of every notification, and where replies go.
+    pub from: Email,
+    /// `smtp://host:25`, `smtp://user@host:587?tls=required` (STARTTLS),
+    /// `smtps://user@host:465` (TLS from the start).
+    pub smtp_url: Option<String>,
+    pub smtp_password: Option<String>,
+    /// `imaps://user@host:993/INBOX` or `imap://user@host:143/INBOX?tls=required`.
+    pub imap_url: Option<String>,
+    pub imap_password: Option<String>,
+    pub imap_poll_secs: u64,
+    /// Operator overrides of the notification templates.
+    pub templates_dir: Option<PathBuf>,
+    /// Larger incoming messages are held for the desk unread.
+    pub max_bytes: usize,
+    /// Automatic mails to one recipient per hour; beyond it they are
+    /// suppressed, which ends any loop that slipped past the other guards.
+    pub hourly_cap: i64,
+}
+
+impl std::fmt::Debug for MailConfig {
+    /// Without the passwords.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("portal_url", &self.portal_url)
+            .field("from", &self.from)
+            .field("smtp_url", &self.smtp_url.as_deref().map(crate::redact))
+            .field("imap_url", &self.imap_url.as_deref().map(crate::redact))
+            .field("imap_poll_secs", &self.imap_poll_secs)
+            .field("templates_dir", &self.templates_dir)
+            .field("max_bytes", &self.max_bytes)
+            .field("hourly_cap", &self.hourly_cap)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const DEFAULT_IMAP_POLL_SECS: u64 = 60;
+pub const DEFAULT_MAIL_MAX_BYTES: usize = 50 * 1024 * 1024;
+pub const DEFAULT_MAIL_HOURLY_CAP: i64 = 20;
+/// The operator's template overrides inside the data directory.
+pub const MAIL_TEMPLATES_DIR: &str = "mail-templates";
 
 impl Config {
     /// Reads the file (if any) and the process environment, and lays the
@@ -166,6 +245,7 @@ impl Config {
 
     /// Fills the gaps of a merged layer with defaults and checks the values.
     pub fn resolve(layer: Layer) -> anyhow::Result<Config> {
+        let mail_layer = layer.clone();
         let listen = parse_listen(layer.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
         let data_dir = layer
             .data_dir
@@ -207,12 +287,14 @@ impl Config {
             time_zone: layer.time_zone.unwrap_or(defaults.time_zone),
         };
         check_web(&web)?;
+        let mail = resolve_mail(mail_layer, &web, listen, &data_dir)?;
         Ok(Config {
             listen,
             data_dir,
             database_url,
             attachments_dir,
             web,
+            mail,
         })
     }
 
@@ -223,6 +305,59 @@ impl Config {
         let url = sqlite_url(&file).ok()?;
         (url == self.database_url).then_some(file)
     }
+}
+
+fn resolve_mail(
+    layer: Layer,
+    web: &Settings,
+    listen: SocketAddr,
+    data_dir: &Path,
+) -> anyhow::Result<MailConfig> {
+    let portal_url = layer
+        .portal_url
+        .unwrap_or_else(|| crate::browser_url(listen))
+        .trim_end_matches('/')
+        .to_string();
+    if !(portal_url.starts_with("http://") || portal_url.starts_with("https://")) {
+        bail!("portal_url must start with http:// or https://, not {portal_url:?}");
+    }
+    let from_raw = layer.mail_from.unwrap_or_else(|| web.office_email.clone());
+    let from = Email::parse(&from_raw)
+        .map_err(|_| anyhow::anyhow!("mail_from {from_raw:?} is no email address"))?;
+    for (name, url, schemes) in [
+        ("smtp_url", &layer.smtp_url, ["smtp://", "smtps://"]),
+        ("imap_url", &layer.imap_url, ["imap://", "imaps://"]),
+    ] {
+        if let Some(url) = url
+            && !schemes.iter().any(|s| url.starts_with(s))
+        {
+            bail!("{name} must start with {} or {}", schemes[0], schemes[1]);
+        }
+    }
+    let templates_dir = match layer.mail_templates_dir {
+        Some(dir) => Some(dir),
+        None => Some(data_dir.join(MAIL_TEMPLATES_DIR)).filter(|d| d.is_dir()),
+    };
+    let hourly_cap = layer.mail_hourly_cap.unwrap_or(DEFAULT_MAIL_HOURLY_CAP);
+    if hourly_cap < 1 {
+        bail!("mail_hourly_cap must be at least 1");
+    }
+    let imap_poll_secs = layer.imap_poll_secs.unwrap_or(DEFAULT_IMAP_POLL_SECS);
+    if imap_poll_secs == 0 {
+        bail!("imap_poll_secs must be at least 1");
+    }
+    Ok(MailConfig {
+        portal_url,
+        from,
+        smtp_url: layer.smtp_url,
+        smtp_password: layer.smtp_password,
+        imap_url: layer.imap_url,
+        imap_password: layer.imap_password,
+        imap_poll_secs,
+        templates_dir,
+        max_bytes: layer.mail_max_bytes.unwrap_or(DEFAULT_MAIL_MAX_BYTES),
+        hourly_cap,
+    })
 }
 
 fn check_web(web: &Settings) -> anyhow::Result<()> {

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use ticketwerk_domain::auth::hash_password;
+use ticketwerk_domain::masterdata::{ContractInput, Period, UnitInput, UnitKind};
 use ticketwerk_domain::model::{NewAttachment, NewTicket};
 use ticketwerk_domain::{
     Email, EntryKind, Id, Impact, TicketKind, TicketNumber, TicketStatus, TicketType, Timestamp,
     Urgency,
 };
-use ticketwerk_domain::masterdata::{ContractInput, Period, UnitInput, UnitKind};
 use ticketwerk_storage::{Change, FileStore, NewPerson, Store};
 
 /// A demo person's sign-in, printed by `ticketwerk demo`.

@@ -384,11 +384,22 @@ async fn check_seed(store: &Store, files: &FileStore) {
         .await
         .unwrap()
         .unwrap();
-    let then = store.viewer_at(petra.person.id, 1_780_000_000 - 8 * 86_400).await.unwrap().unwrap();
-    let now = store.viewer_at(petra.person.id, 1_780_000_000).await.unwrap().unwrap();
+    let then = store
+        .viewer_at(petra.person.id, 1_780_000_000 - 8 * 86_400)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = store
+        .viewer_at(petra.person.id, 1_780_000_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(then.is_authorised_for(partners[0].id));
     assert!(now.is_member_of(partners[0].id) && !now.is_authorised_for(partners[0].id));
-    let contracts = store.contracts_of(partners[0].id, 1_780_000_000).await.unwrap();
+    let contracts = store
+        .contracts_of(partners[0].id, 1_780_000_000)
+        .await
+        .unwrap();
     assert_eq!(contracts.len(), 1);
     assert!(contracts[0].in_force);
     let named: Vec<_> = contracts[0]
@@ -617,11 +628,19 @@ async fn import_checks_every_row_and_writes_all_or_nothing() {
     let (out, stdout, stderr) = run(&mut import(&["--dry-run"]));
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
-        stdout.contains("line 3, customer_number: There is no business partner with this customer number."),
+        stdout.contains(
+            "line 3, customer_number: There is no business partner with this customer number."
+        ),
         "{stdout}"
     );
-    assert!(stdout.contains("line 4, email: Please fill in this field."), "{stdout}");
-    assert!(stderr.contains("2 of 3 rows refused; nothing was written"), "{stderr}");
+    assert!(
+        stdout.contains("line 4, email: Please fill in this field."),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("2 of 3 rows refused; nothing was written"),
+        "{stderr}"
+    );
 
     std::fs::write(
         &file,
@@ -630,17 +649,27 @@ async fn import_checks_every_row_and_writes_all_or_nothing() {
     )
     .unwrap();
     let out = ok(&mut import(&["--dry-run"]));
-    assert!(out.contains("Dry run: all 1 rows are fine; 1 persons would be created."), "{out}");
+    assert!(
+        out.contains("Dry run: all 1 rows are fine; 1 persons would be created."),
+        "{out}"
+    );
     let store = open(tmp.path()).await;
     let jana = Email::parse("jana@brandt.example").unwrap();
-    assert!(store.credentials(&jana).await.unwrap().is_none(), "a dry run writes nothing");
+    assert!(
+        store.credentials(&jana).await.unwrap().is_none(),
+        "a dry run writes nothing"
+    );
     store.close().await;
 
     let out = ok(&mut import(&[]));
     assert!(out.contains("Imported 1 persons from 1 rows."), "{out}");
     let store = open(tmp.path()).await;
     let created = store.credentials(&jana).await.unwrap().unwrap();
-    let bp = store.business_partner_by_number("K-30001").await.unwrap().unwrap();
+    let bp = store
+        .business_partner_by_number("K-30001")
+        .await
+        .unwrap()
+        .unwrap();
     let members = store.members_of(bp.id, 0).await.unwrap();
     assert_eq!(members[0].person.id, created.person.id);
     assert_eq!(members[0].unit_name.as_deref(), Some("Sekretariat"));

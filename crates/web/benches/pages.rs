@@ -113,7 +113,11 @@ async fn main() {
             customer.clone(),
             "/pickers/persons?mode=someone&bp=1&q=person%201".to_string(),
         ),
-        ("customer: my services", customer.clone(), "/services".to_string()),
+        (
+            "customer: my services",
+            customer.clone(),
+            "/services".to_string(),
+        ),
         (
             "desk: open tickets",
             desk.clone(),

@@ -45,16 +45,46 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tiles.html", include_str!("../templates/tiles.html")),
     ("services.html", include_str!("../templates/services.html")),
     ("service.html", include_str!("../templates/service.html")),
-    ("desk_import.html", include_str!("../templates/desk_import.html")),
-    ("desk_form.html", include_str!("../templates/desk_form.html")),
-    ("desk_partners.html", include_str!("../templates/desk_partners.html")),
-    ("desk_partner.html", include_str!("../templates/desk_partner.html")),
-    ("desk_persons.html", include_str!("../templates/desk_persons.html")),
-    ("desk_person.html", include_str!("../templates/desk_person.html")),
-    ("desk_password.html", include_str!("../templates/desk_password.html")),
-    ("desk_contract.html", include_str!("../templates/desk_contract.html")),
-    ("desk_service.html", include_str!("../templates/desk_service.html")),
-    ("desk_system.html", include_str!("../templates/desk_system.html")),
+    (
+        "desk_import.html",
+        include_str!("../templates/desk_import.html"),
+    ),
+    (
+        "desk_form.html",
+        include_str!("../templates/desk_form.html"),
+    ),
+    (
+        "desk_partners.html",
+        include_str!("../templates/desk_partners.html"),
+    ),
+    (
+        "desk_partner.html",
+        include_str!("../templates/desk_partner.html"),
+    ),
+    (
+        "desk_persons.html",
+        include_str!("../templates/desk_persons.html"),
+    ),
+    (
+        "desk_person.html",
+        include_str!("../templates/desk_person.html"),
+    ),
+    (
+        "desk_password.html",
+        include_str!("../templates/desk_password.html"),
+    ),
+    (
+        "desk_contract.html",
+        include_str!("../templates/desk_contract.html"),
+    ),
+    (
+        "desk_service.html",
+        include_str!("../templates/desk_service.html"),
+    ),
+    (
+        "desk_system.html",
+        include_str!("../templates/desk_system.html"),
+    ),
 ];
 
 fn lang_of(state: &State) -> Lang {
@@ -118,7 +148,9 @@ impl Templates {
             crate::dates::show(ts - 1, &z, lang_of(state))
         });
         let z = zone.clone();
-        env.add_filter("day", move |ts: i64| -> String { crate::dates::input_value(ts, &z) });
+        env.add_filter("day", move |ts: i64| -> String {
+            crate::dates::input_value(ts, &z)
+        });
         let z = zone.clone();
         env.add_filter("until_day", move |ts: i64| -> String {
             crate::dates::input_value(ts - 1, &z)

@@ -40,8 +40,12 @@ async fn world() -> World {
     let sabine = app.customer("sabine@example.de", "Sabine Krause", k1).await;
     let thomas = app.customer("thomas@example.de", "Thomas Becker", k1).await;
     let petra = app.customer("petra@example.de", "Petra Lang", k1).await;
-    let leonie = app.customer("leonie@example.de", "Leonie Fischer", k2).await;
-    let markus = app.customer("markus@example.de", "Markus Hoffmann", k1).await;
+    let leonie = app
+        .customer("leonie@example.de", "Leonie Fischer", k2)
+        .await;
+    let markus = app
+        .customer("markus@example.de", "Markus Hoffmann", k1)
+        .await;
     app.store.add_membership(markus, k2, false).await.unwrap();
     app.customer("fremd@example.de", "Frieda Fremd", k3).await;
     let desk = Change {
@@ -52,8 +56,16 @@ async fn world() -> World {
         name: name.into(),
         period: Period::new(now() - 30 * DAY, None).unwrap(),
     };
-    let c1 = app.store.add_contract(k1, &contract("Vertrag K-1"), desk).await.unwrap();
-    let c2 = app.store.add_contract(k2, &contract("Vertrag K-2"), desk).await.unwrap();
+    let c1 = app
+        .store
+        .add_contract(k1, &contract("Vertrag K-1"), desk)
+        .await
+        .unwrap();
+    let c2 = app
+        .store
+        .add_contract(k2, &contract("Vertrag K-2"), desk)
+        .await
+        .unwrap();
     let open = Period::new(now() - 30 * DAY, None).unwrap();
     let ended = Period::new(now() - 30 * DAY, Some(now() - DAY)).unwrap();
     app.store.authorise(c1, sabine, open, desk).await.unwrap();
@@ -64,9 +76,20 @@ async fn world() -> World {
         description: format!("{name}: Betreuung aller Arbeitsplätze.\nZweiter Absatz."),
         active,
     };
-    let k1_service = app.store.add_service(k1, &service("Managed Workplace", true), desk).await.unwrap();
-    app.store.add_service(k1, &service("Altes Telefonsystem", false), desk).await.unwrap();
-    let k2_service = app.store.add_service(k2, &service("Netzleitstelle", true), desk).await.unwrap();
+    let k1_service = app
+        .store
+        .add_service(k1, &service("Managed Workplace", true), desk)
+        .await
+        .unwrap();
+    app.store
+        .add_service(k1, &service("Altes Telefonsystem", false), desk)
+        .await
+        .unwrap();
+    let k2_service = app
+        .store
+        .add_service(k2, &service("Netzleitstelle", true), desk)
+        .await
+        .unwrap();
     let system = |name: &str, user: Option<Id>| SystemInput {
         kind: SystemKind::Laptop,
         name: name.into(),
@@ -74,8 +97,16 @@ async fn world() -> World {
         user,
         active: true,
     };
-    let k1_system = app.store.add_system(k1, &system("ThinkPad Thomas", Some(thomas)), desk).await.unwrap();
-    let k2_system = app.store.add_system(k2, &system("Leitstand-PC", Some(leonie)), desk).await.unwrap();
+    let k1_system = app
+        .store
+        .add_system(k1, &system("ThinkPad Thomas", Some(thomas)), desk)
+        .await
+        .unwrap();
+    let k2_system = app
+        .store
+        .add_system(k2, &system("Leitstand-PC", Some(leonie)), desk)
+        .await
+        .unwrap();
     World {
         app,
         k1,
@@ -105,7 +136,10 @@ fn for_someone(csrf: String, reported_for: Id) -> reqwest::multipart::Form {
         .text("csrf", csrf)
         .text("reported_for_id", reported_for.to_string())
         .text("short_text", "Drucker druckt nicht")
-        .text("description", "Seit heute früh kommt nichts aus dem Drucker.")
+        .text(
+            "description",
+            "Seit heute früh kommt nichts aus dem Drucker.",
+        )
         .text("impact", "person")
         .text("urgency", "restricted")
         .text("ticket_type", "incident")
@@ -124,7 +158,10 @@ async fn an_authorised_person_reports_for_a_colleague_who_then_sees_it() {
     let form = sabine.get("/tickets/new-for-someone").await;
     assert_eq!(form.status, 200);
     assert!(form.contains("Neues Ticket für jemanden anlegen"));
-    assert!(form.contains("Sie finden die Person nicht?"), "the hint of 5.2");
+    assert!(
+        form.contains("Sie finden die Person nicht?"),
+        "the hint of 5.2"
+    );
 
     // The picker offers the colleagues of her business partner only.
     let found = sabine
@@ -138,7 +175,10 @@ async fn an_authorised_person_reports_for_a_colleague_who_then_sees_it() {
     assert!(!everyone.contains("Leonie") && !everyone.contains("Frieda"));
 
     let created = sabine
-        .post_multipart("/tickets/new-for-someone", for_someone(sabine.csrf().await, w.thomas))
+        .post_multipart(
+            "/tickets/new-for-someone",
+            for_someone(sabine.csrf().await, w.thomas),
+        )
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
     let number = ticket_number(&created);
@@ -164,22 +204,36 @@ async fn the_picker_works_without_javascript_and_keeps_what_was_typed() {
         .text("short_text", "Monitor flackert")
         .text("picker", "reported_for")
         .text("reported_for_q", "Becker");
-    let page = sabine.post_multipart("/tickets/new-for-someone", form).await;
+    let page = sabine
+        .post_multipart("/tickets/new-for-someone", form)
+        .await;
     assert_eq!(page.status, 200);
     assert!(page.contains(&format!("name=\"reported_for_id\" value=\"{}\"", w.thomas)));
     assert!(page.contains("Thomas Becker"));
     assert!(page.contains("value=\"Monitor flackert\""));
-    assert!(!page.contains("Sabine Krause</label>"), "only matches are offered");
+    assert!(
+        !page.contains("Sabine Krause</label>"),
+        "only matches are offered"
+    );
     // Applying the choice shows it as chosen, the search closed.
     let form = reqwest::multipart::Form::new()
         .text("csrf", sabine.csrf().await)
         .text("short_text", "Monitor flackert")
         .text("reported_for_id", w.thomas.to_string())
         .text("picker_done", "reported_for");
-    let page = sabine.post_multipart("/tickets/new-for-someone", form).await;
+    let page = sabine
+        .post_multipart("/tickets/new-for-someone", form)
+        .await;
     assert_eq!(page.status, 200);
-    assert!(page.contains("id=\"reported_for-label\">Thomas Becker</span>"), "{}", page.body);
-    assert!(page.contains(&format!("type=\"hidden\" name=\"reported_for_id\" value=\"{}\"", w.thomas)));
+    assert!(
+        page.contains("id=\"reported_for-label\">Thomas Becker</span>"),
+        "{}",
+        page.body
+    );
+    assert!(page.contains(&format!(
+        "type=\"hidden\" name=\"reported_for_id\" value=\"{}\"",
+        w.thomas
+    )));
     assert!(!page.contains("reported_for_q"), "the search is closed");
 
     // The system picker lists Thomas's laptop first once he is chosen.
@@ -187,7 +241,9 @@ async fn the_picker_works_without_javascript_and_keeps_what_was_typed() {
         .text("csrf", sabine.csrf().await)
         .text("reported_for_id", w.thomas.to_string())
         .text("picker", "system");
-    let page = sabine.post_multipart("/tickets/new-for-someone", form).await;
+    let page = sabine
+        .post_multipart("/tickets/new-for-someone", form)
+        .await;
     assert!(page.contains("ThinkPad Thomas") && !page.contains("Leitstand-PC"));
     assert!(page.contains(&format!("name=\"system_id\" value=\"{}\"", w.k1_system)));
 }
@@ -203,34 +259,71 @@ async fn forged_ids_in_the_form_are_refused_and_reveal_nothing() {
             "{field} is named: {}",
             page.body
         );
-        for foreign in ["Leonie", "Stadtwerke", "Netzleitstelle", "Leitstand", "Fremd"] {
+        for foreign in [
+            "Leonie",
+            "Stadtwerke",
+            "Netzleitstelle",
+            "Leitstand",
+            "Fremd",
+        ] {
             assert!(!page.contains(foreign), "{foreign} leaked");
         }
     };
     // A person of another business partner as "reported for".
     let page = sabine
-        .post_multipart("/tickets/new-for-someone", for_someone(sabine.csrf().await, w.leonie))
+        .post_multipart(
+            "/tickets/new-for-someone",
+            for_someone(sabine.csrf().await, w.leonie),
+        )
         .await;
     refused(&page, "reported_for");
     // A person id that does not exist, and one that is not a number.
     let page = sabine
-        .post_multipart("/tickets/new-for-someone", for_someone(sabine.csrf().await, 999_999))
+        .post_multipart(
+            "/tickets/new-for-someone",
+            for_someone(sabine.csrf().await, 999_999),
+        )
         .await;
     refused(&page, "reported_for");
     // Another business partner's service and system.
-    let form = for_someone(sabine.csrf().await, w.thomas).text("service_id", w.k2_service.to_string());
-    refused(&sabine.post_multipart("/tickets/new-for-someone", form).await, "service");
-    let form = for_someone(sabine.csrf().await, w.thomas).text("system_id", w.k2_system.to_string());
-    refused(&sabine.post_multipart("/tickets/new-for-someone", form).await, "system");
+    let form =
+        for_someone(sabine.csrf().await, w.thomas).text("service_id", w.k2_service.to_string());
+    refused(
+        &sabine
+            .post_multipart("/tickets/new-for-someone", form)
+            .await,
+        "service",
+    );
+    let form =
+        for_someone(sabine.csrf().await, w.thomas).text("system_id", w.k2_system.to_string());
+    refused(
+        &sabine
+            .post_multipart("/tickets/new-for-someone", form)
+            .await,
+        "system",
+    );
     // A retired service of her own business partner is no choice either.
-    let retired = w.app.store.services_of_partners(&[w.k1], true).await.unwrap();
+    let retired = w
+        .app
+        .store
+        .services_of_partners(&[w.k1], true)
+        .await
+        .unwrap();
     let retired = retired.iter().find(|s| !s.active).unwrap().id;
     let form = for_someone(sabine.csrf().await, w.thomas).text("service_id", retired.to_string());
-    refused(&sabine.post_multipart("/tickets/new-for-someone", form).await, "service");
+    refused(
+        &sabine
+            .post_multipart("/tickets/new-for-someone", form)
+            .await,
+        "service",
+    );
     // Another business partner's id: she has one, so it is hers whatever
     // the form says.
-    let form = for_someone(sabine.csrf().await, w.thomas).text("business_partner_id", w.k3.to_string());
-    let page = sabine.post_multipart("/tickets/new-for-someone", form).await;
+    let form =
+        for_someone(sabine.csrf().await, w.thomas).text("business_partner_id", w.k3.to_string());
+    let page = sabine
+        .post_multipart("/tickets/new-for-someone", form)
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.contains("Müller GmbH"));
     // Nothing was written by the refused ones: one ticket in the list.
@@ -241,7 +334,10 @@ async fn forged_ids_in_the_form_are_refused_and_reveal_nothing() {
     // smuggled into the form for oneself is ignored.
     let thomas = w.signed_in("thomas@example.de").await;
     let page = thomas
-        .post_multipart("/tickets/new-for-someone", for_someone(thomas.csrf().await, w.sabine))
+        .post_multipart(
+            "/tickets/new-for-someone",
+            for_someone(thomas.csrf().await, w.sabine),
+        )
         .await;
     assert_eq!(page.status, 404);
     let page = thomas
@@ -259,7 +355,9 @@ async fn pickers_answer_404_outside_the_persons_authority() {
     let w = world().await;
     let thomas = w.signed_in("thomas@example.de").await;
     // An end user may not list persons, not even of his own partner.
-    let page = thomas.get(&format!("/pickers/persons?mode=someone&bp={}", w.k1)).await;
+    let page = thomas
+        .get(&format!("/pickers/persons?mode=someone&bp={}", w.k1))
+        .await;
     assert_eq!(page.status, 404);
     // Services and systems: his own business partner's only.
     let own = thomas.get(&format!("/pickers/services?bp={}", w.k1)).await;
@@ -274,9 +372,13 @@ async fn pickers_answer_404_outside_the_persons_authority() {
     assert!(partners.contains("Müller GmbH") && !partners.contains("Stadtwerke"));
     // Markus is authorised at K-2 only: its persons, not K-1's.
     let markus = w.signed_in("markus@example.de").await;
-    let k2 = markus.get(&format!("/pickers/persons?mode=someone&bp={}", w.k2)).await;
+    let k2 = markus
+        .get(&format!("/pickers/persons?mode=someone&bp={}", w.k2))
+        .await;
     assert!(k2.contains("Leonie Fischer"));
-    let k1 = markus.get(&format!("/pickers/persons?mode=someone&bp={}", w.k1)).await;
+    let k1 = markus
+        .get(&format!("/pickers/persons?mode=someone&bp={}", w.k1))
+        .await;
     assert_eq!(k1.status, 404);
     let partners = markus.get("/pickers/partners?mode=someone").await;
     assert!(partners.contains("Stadtwerke") && !partners.contains("Müller"));
@@ -318,9 +420,16 @@ async fn business_partner_lists_are_per_partner_for_persons_of_several() {
         .unwrap()
         .person
         .id;
-    let desk = Change { actor: None, at: now() };
+    let desk = Change {
+        actor: None,
+        at: now(),
+    };
     let period = Period::new(now() - DAY, None).unwrap();
-    w.app.store.authorise(contracts[0].id, markus_id, period, desk).await.unwrap();
+    w.app
+        .store
+        .authorise(contracts[0].id, markus_id, period, desk)
+        .await
+        .unwrap();
 
     let leonie = w.signed_in("leonie@example.de").await;
     let number = ticket_number(&leonie.create_ticket("Zählerstand fehlt", &[]).await);
@@ -333,14 +442,28 @@ async fn business_partner_lists_are_per_partner_for_persons_of_several() {
     assert!(k2.contains(&number) && k2.contains("Stadtwerke Lindenau"));
     let k1 = markus.get(&format!("/catalog/partner-open-{}", w.k1)).await;
     assert!(!k1.contains(&number));
-    for name in [format!("partner-open-{}", w.k3), "partner-open-x".into(), format!("my-open-{}", w.k1)] {
-        assert_eq!(markus.get(&format!("/catalog/{name}")).await.status, 404, "{name}");
+    for name in [
+        format!("partner-open-{}", w.k3),
+        "partner-open-x".into(),
+        format!("my-open-{}", w.k1),
+    ] {
+        assert_eq!(
+            markus.get(&format!("/catalog/{name}")).await.status,
+            404,
+            "{name}"
+        );
     }
     // Sabine, authorised at one partner, has the plain tiles.
     let sabine = w.signed_in("sabine@example.de").await;
     let home = sabine.get("/").await;
     assert!(home.contains(">Offene Tickets meiner Geschäftspartner</a>"));
-    assert_eq!(sabine.get(&format!("/catalog/partner-open-{}", w.k2)).await.status, 404);
+    assert_eq!(
+        sabine
+            .get(&format!("/catalog/partner-open-{}", w.k2))
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -350,11 +473,20 @@ async fn my_services_shows_the_booked_services_of_my_business_partners() {
     assert!(thomas.get("/").await.contains("Meine Services"));
     let list = thomas.get("/services").await;
     assert!(list.contains("Managed Workplace"));
-    assert!(!list.contains("Altes Telefonsystem"), "retired services are not listed");
+    assert!(
+        !list.contains("Altes Telefonsystem"),
+        "retired services are not listed"
+    );
     assert!(!list.contains("Netzleitstelle"));
     let page = thomas.get(&format!("/services/{}", w.k1_service)).await;
     assert!(page.contains("Enthaltene Leistungen") && page.contains("Zweiter Absatz."));
-    assert_eq!(thomas.get(&format!("/services/{}", w.k2_service)).await.status, 404);
+    assert_eq!(
+        thomas
+            .get(&format!("/services/{}", w.k2_service))
+            .await
+            .status,
+        404
+    );
     assert_eq!(thomas.get("/services/999999").await.status, 404);
     assert_eq!(thomas.get("/services/abc").await.status, 404);
 

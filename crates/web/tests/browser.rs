@@ -601,18 +601,30 @@ async fn for_someone_story(driver: &Chromedriver, app: &TestApp) {
     let started = Instant::now();
     let k1 = app.business_partner("K-1", "Müller GmbH").await;
     let k2 = app.business_partner("K-2", "Stadtwerke Lindenau").await;
-    let sabine = app.customer("sabine@mueller.example", "Sabine Krause", k1).await;
-    let thomas = app.customer("thomas@mueller.example", "Thomas Becker", k1).await;
-    app.customer("tamara@mueller.example", "Tamara Thomsen", k1).await;
-    app.customer("leonie@lindenau.example", "Leonie Fischer", k2).await;
-    let desk = Change { actor: None, at: common::now() };
+    let sabine = app
+        .customer("sabine@mueller.example", "Sabine Krause", k1)
+        .await;
+    let thomas = app
+        .customer("thomas@mueller.example", "Thomas Becker", k1)
+        .await;
+    app.customer("tamara@mueller.example", "Tamara Thomsen", k1)
+        .await;
+    app.customer("leonie@lindenau.example", "Leonie Fischer", k2)
+        .await;
+    let desk = Change {
+        actor: None,
+        at: common::now(),
+    };
     let contract = ContractInput {
         name: "Servicevertrag".into(),
         period: Period::new(common::now() - 86_400, None).unwrap(),
     };
     let contract = app.store.add_contract(k1, &contract, desk).await.unwrap();
     let period = Period::new(common::now() - 86_400, None).unwrap();
-    app.store.authorise(contract, sabine, period, desk).await.unwrap();
+    app.store
+        .authorise(contract, sabine, period, desk)
+        .await
+        .unwrap();
     let headset = SystemInput {
         kind: SystemKind::Headset,
         name: "Jabra Evolve2 65".into(),
@@ -632,7 +644,9 @@ async fn for_someone_story(driver: &Chromedriver, app: &TestApp) {
     b.wait_text("#picker-dialog-list", "Sabine Krause").await;
     b.fill("#picker-dialog-q", "thom").await;
     b.wait_until("#picker-dialog-list", |list| {
-        list.contains("Tamara Thomsen") && list.contains("Thomas Becker") && !list.contains("Sabine")
+        list.contains("Tamara Thomsen")
+            && list.contains("Thomas Becker")
+            && !list.contains("Sabine")
     })
     .await;
     // Enter right after typing: the choice waits for the search it started.
@@ -645,7 +659,11 @@ async fn for_someone_story(driver: &Chromedriver, app: &TestApp) {
     b.click("#picker-dialog-list [role=option]").await;
     b.wait_text("#system-label", "Jabra Evolve2 65").await;
     b.fill("#short_text", FOR_COLLEAGUE).await;
-    b.fill("#description", "Beim Telefonieren rauscht das Headset stark.").await;
+    b.fill(
+        "#description",
+        "Beim Telefonieren rauscht das Headset stark.",
+    )
+    .await;
     b.choose("#impact", "Einzelne Person").await;
     b.choose("#urgency", "Arbeiten eingeschränkt möglich").await;
     b.choose("#ticket_type", "Störung").await;
@@ -658,7 +676,8 @@ async fn for_someone_story(driver: &Chromedriver, app: &TestApp) {
         "{}",
         b.context("reported for Thomas with his headset").await
     );
-    b.open_catalog("Offene Tickets meiner Geschäftspartner").await;
+    b.open_catalog("Offene Tickets meiner Geschäftspartner")
+        .await;
     b.open_from_catalog(&number, FOR_COLLEAGUE).await;
 
     let colleague = driver.browser(&app.base, "colleague").await;
@@ -669,16 +688,31 @@ async fn for_someone_story(driver: &Chromedriver, app: &TestApp) {
     let other = driver.browser(&app.base, "other partner").await;
     other.sign_in_and_enrol("leonie@lindenau.example").await;
     other.open_catalog("Meine offenen Tickets").await;
-    assert!(other.row(&number).await.is_none(), "listed for another business partner");
+    assert!(
+        other.row(&number).await.is_none(),
+        "listed for another business partner"
+    );
     other.goto(&format!("/tickets/{number}")).await;
     let page = other.page_text().await;
-    assert!(!page.contains(FOR_COLLEAGUE) && !page.contains("Thomas"), "{page}");
-    assert!(!other.page_text().await.contains("Offene Tickets meiner Geschäftspartner"));
+    assert!(
+        !page.contains(FOR_COLLEAGUE) && !page.contains("Thomas"),
+        "{page}"
+    );
+    assert!(
+        !other
+            .page_text()
+            .await
+            .contains("Offene Tickets meiner Geschäftspartner")
+    );
 
     b.close().await;
     colleague.close().await;
     other.close().await;
-    eprintln!("for-someone story on {} took {:.1?}", app.base, started.elapsed());
+    eprintln!(
+        "for-someone story on {} took {:.1?}",
+        app.base,
+        started.elapsed()
+    );
 }
 
 /// The ticket page lists the attachment as a link, and the link downloads

@@ -16,12 +16,17 @@ fn upload(csrf: String, kind: &str, file: &str, dry_run: bool) -> reqwest::multi
         .text("csrf", csrf)
         .text("kind", kind.to_string())
         .part("file", part);
-    if dry_run { form.text("dry_run", "1") } else { form }
+    if dry_run {
+        form.text("dry_run", "1")
+    } else {
+        form
+    }
 }
 
 async fn import(dana: &Client, kind: &str, file: &str, dry_run: bool) -> Page {
     let csrf = dana.get("/desk/import").await.csrf();
-    dana.post_multipart("/desk/import", upload(csrf, kind, file, dry_run)).await
+    dana.post_multipart("/desk/import", upload(csrf, kind, file, dry_run))
+        .await
 }
 
 #[tokio::test]
@@ -41,7 +46,10 @@ async fn an_agent_imports_persons_all_or_nothing() {
     assert!(page.contains("Es wurde nichts angelegt."));
     assert!(page.contains("<td>3</td><td>customer_number</td><td>Einen Geschäftspartner mit dieser Kundennummer gibt es nicht.</td>"), "{}", page.body);
     assert!(page.contains("<td>4</td><td>name</td><td>Bitte füllen Sie dieses Feld aus.</td>"));
-    assert!(!dana.get("/desk/persons?q=Eva").await.contains("Eva Roth"), "nothing written");
+    assert!(
+        !dana.get("/desk/persons?q=Eva").await.contains("Eva Roth"),
+        "nothing written"
+    );
 
     let good = "Kundennummer;Name;E-Mail;Abteilung\n\
                 K-1;Eva Roth;eva@mueller.example;Einkauf\n\
@@ -50,10 +58,17 @@ async fn an_agent_imports_persons_all_or_nothing() {
     assert_eq!(page.status, 200);
     assert!(page.contains("Probelauf: alle Zeilen sind in Ordnung."));
     assert!(page.contains("2 würden angelegt"));
-    assert!(!dana.get("/desk/persons?q=Eva").await.contains("Eva Roth"), "a dry run writes nothing");
+    assert!(
+        !dana.get("/desk/persons?q=Eva").await.contains("Eva Roth"),
+        "a dry run writes nothing"
+    );
 
     let page = import(&dana, "persons", good, false).await;
-    assert!(page.contains("Der Import ist abgeschlossen."), "{}", page.body);
+    assert!(
+        page.contains("Der Import ist abgeschlossen."),
+        "{}",
+        page.body
+    );
     assert!(page.contains("2 angelegt"));
     assert!(dana.get("/desk/persons?q=Eva").await.contains("Eva Roth"));
 
@@ -62,5 +77,8 @@ async fn an_agent_imports_persons_all_or_nothing() {
     assert_eq!(page.status, 422);
     assert!(page.contains("Diese Spalte ist unbekannt."));
     let template = dana.get("/desk/import/template/systems.csv").await;
-    assert_eq!(template.body, "customer_number;kind;name;inventory_number;user_email\n");
+    assert_eq!(
+        template.body,
+        "customer_number;kind;name;inventory_number;user_email\n"
+    );
 }

@@ -127,20 +127,36 @@ fn expect(method: &str, path: &str, role: Role, scope: Scope) -> Expect {
         }
         (
             "GET",
-            "/desk/partners" | "/desk/partners/new" | "/desk/partners/{id}" | "/desk/persons"
-            | "/desk/persons/new" | "/desk/persons/{id}" | "/desk/contracts/{id}"
-            | "/desk/services/{id}" | "/desk/systems/{id}",
+            "/desk/partners"
+            | "/desk/partners/new"
+            | "/desk/partners/{id}"
+            | "/desk/persons"
+            | "/desk/persons/new"
+            | "/desk/persons/{id}"
+            | "/desk/contracts/{id}"
+            | "/desk/services/{id}"
+            | "/desk/systems/{id}",
         )
         | (
             "POST",
-            "/desk/partners/new" | "/desk/partners/{id}" | "/desk/partners/{id}/units"
-            | "/desk/partners/{id}/units/{unit}/delete" | "/desk/partners/{id}/contracts"
-            | "/desk/partners/{id}/services" | "/desk/partners/{id}/systems"
-            | "/desk/persons/new" | "/desk/persons/{id}" | "/desk/persons/{id}/memberships"
-            | "/desk/persons/{id}/memberships/{partner}/delete" | "/desk/persons/{id}/password"
-            | "/desk/contracts/{id}" | "/desk/contracts/{id}/authorisations"
-            | "/desk/authorisations/{id}" | "/desk/authorisations/{id}/end"
-            | "/desk/services/{id}" | "/desk/systems/{id}",
+            "/desk/partners/new"
+            | "/desk/partners/{id}"
+            | "/desk/partners/{id}/units"
+            | "/desk/partners/{id}/units/{unit}/delete"
+            | "/desk/partners/{id}/contracts"
+            | "/desk/partners/{id}/services"
+            | "/desk/partners/{id}/systems"
+            | "/desk/persons/new"
+            | "/desk/persons/{id}"
+            | "/desk/persons/{id}/memberships"
+            | "/desk/persons/{id}/memberships/{partner}/delete"
+            | "/desk/persons/{id}/password"
+            | "/desk/contracts/{id}"
+            | "/desk/contracts/{id}/authorisations"
+            | "/desk/authorisations/{id}"
+            | "/desk/authorisations/{id}/end"
+            | "/desk/services/{id}"
+            | "/desk/systems/{id}",
         ) => when(role == Role::Agent),
         _ => panic!("no decision for {method} {path}: add it to the matrix"),
     }
@@ -149,7 +165,14 @@ fn expect(method: &str, path: &str, role: Role, scope: Scope) -> Expect {
 /// The concrete URL of a route for a scope.
 fn url(path: &str, o: &Objects) -> String {
     let mut url = path
-        .replace("{file}", if path.starts_with("/desk/import") { "persons.csv" } else { "app.css" })
+        .replace(
+            "{file}",
+            if path.starts_with("/desk/import") {
+                "persons.csv"
+            } else {
+                "app.css"
+            },
+        )
         .replace("{lang}", "de")
         .replace("{name}", &format!("partner-open-{}", o.partner))
         .replace("{number}", &o.ticket)
@@ -196,11 +219,23 @@ async fn outcome(
     } else if multipart(path) {
         let form = reqwest::multipart::Form::new()
             .text("csrf", csrf.to_string())
-            .text("kind", if role == Role::Agent { "internal_note" } else { "customer_note" })
+            .text(
+                "kind",
+                if role == Role::Agent {
+                    "internal_note"
+                } else {
+                    "customer_note"
+                },
+            )
             .text("body", "");
         client.raw.post(&target).multipart(form)
     } else {
-        let form = [("csrf", csrf), ("value", ""), ("short_text", ""), ("description", "")];
+        let form = [
+            ("csrf", csrf),
+            ("value", ""),
+            ("short_text", ""),
+            ("description", ""),
+        ];
         client.raw.post(&target).form(&form)
     };
     let response = request.send().await.unwrap();
@@ -230,20 +265,37 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
     let k3 = app.business_partner("K-3", "Fremde AG").await;
     let thomas = app.customer("thomas@example.de", "Thomas Becker", k1).await;
     let sabine = app.customer("sabine@example.de", "Sabine Krause", k1).await;
-    let markus = app.customer("markus@example.de", "Markus Hoffmann", k1).await;
+    let markus = app
+        .customer("markus@example.de", "Markus Hoffmann", k1)
+        .await;
     app.store.add_membership(markus, k2, false).await.unwrap();
     let petra = app.customer("petra@example.de", "Petra Lang", k1).await;
     let frieda = app.customer("frieda@example.de", "Frieda Fremd", k3).await;
     app.agent("desk@example.com", "Dana Desk").await;
-    let desk = Change { actor: None, at: now() };
+    let desk = Change {
+        actor: None,
+        at: now(),
+    };
     let since = now() - 30 * 86_400;
     let contract = |name: &str| ContractInput {
         name: name.into(),
         period: Period::new(since, None).unwrap(),
     };
-    let c1 = app.store.add_contract(k1, &contract("K-1"), desk).await.unwrap();
-    let c2 = app.store.add_contract(k2, &contract("K-2"), desk).await.unwrap();
-    let c3 = app.store.add_contract(k3, &contract("K-3"), desk).await.unwrap();
+    let c1 = app
+        .store
+        .add_contract(k1, &contract("K-1"), desk)
+        .await
+        .unwrap();
+    let c2 = app
+        .store
+        .add_contract(k2, &contract("K-2"), desk)
+        .await
+        .unwrap();
+    let c3 = app
+        .store
+        .add_contract(k3, &contract("K-3"), desk)
+        .await
+        .unwrap();
     let open = Period::new(since, None).unwrap();
     let a1 = app.store.authorise(c1, sabine, open, desk).await.unwrap();
     let a3 = app.store.authorise(c3, frieda, open, desk).await.unwrap();
@@ -260,7 +312,9 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
     for (bp, email, person, contract, authorisation) in scopes {
         let mut client = app.client();
         client.enrol(email).await;
-        let page = client.create_ticket("Drucker", &[("log.txt", b"Fehler 0x80")]).await;
+        let page = client
+            .create_ticket("Drucker", &[("log.txt", b"Fehler 0x80")])
+            .await;
         let ticket = ticket_number(&page);
         let attachment: Id = page
             .body
@@ -355,7 +409,12 @@ async fn every_route_answers_every_role_as_decided() {
             }
         }
     }
-    assert!(wrong.is_empty(), "{} of {checked} cells wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} cells wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     assert_eq!(checked, ROUTES.len() * ROLES.len() * 2);
 }
 

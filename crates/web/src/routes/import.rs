@@ -34,7 +34,15 @@ fn page(
 }
 
 pub async fn form(State(app): State<App>, desk: Desk) -> Result<Response, WebError> {
-    Ok(page(&app, &desk, ImportKind::Persons, true, None, None, StatusCode::OK))
+    Ok(page(
+        &app,
+        &desk,
+        ImportKind::Persons,
+        true,
+        None,
+        None,
+        StatusCode::OK,
+    ))
 }
 
 pub async fn run(
@@ -48,8 +56,19 @@ pub async fn run(
     let kind = ImportKind::parse(form.get("kind")).ok_or(WebError::BadRequest)?;
     let dry_run = !form.get("dry_run").is_empty();
     let Some(file) = form.files.first() else {
-        let problem = form.file_error.as_ref().map_or("import.no_file", |(key, _)| *key);
-        return Ok(page(&app, current, kind, dry_run, None, Some(problem), StatusCode::UNPROCESSABLE_ENTITY));
+        let problem = form
+            .file_error
+            .as_ref()
+            .map_or("import.no_file", |(key, _)| *key);
+        return Ok(page(
+            &app,
+            current,
+            kind,
+            dry_run,
+            None,
+            Some(problem),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     };
     let change = desk.change();
     let refused_file = |e: RowError| ImportReport {
@@ -58,11 +77,19 @@ pub async fn run(
     };
     let report = match kind {
         ImportKind::Persons => match parse_persons(&file.bytes) {
-            Ok(p) => app.store().import_persons(&p.rows, p.errors, change, dry_run).await?,
+            Ok(p) => {
+                app.store()
+                    .import_persons(&p.rows, p.errors, change, dry_run)
+                    .await?
+            }
             Err(e) => refused_file(e),
         },
         ImportKind::Systems => match parse_systems(&file.bytes) {
-            Ok(p) => app.store().import_systems(&p.rows, p.errors, change, dry_run).await?,
+            Ok(p) => {
+                app.store()
+                    .import_systems(&p.rows, p.errors, change, dry_run)
+                    .await?
+            }
             Err(e) => refused_file(e),
         },
     };
@@ -96,7 +123,15 @@ pub async fn run(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(page(&app, current, kind, dry_run, Some(&report), None, status))
+    Ok(page(
+        &app,
+        current,
+        kind,
+        dry_run,
+        Some(&report),
+        None,
+        status,
+    ))
 }
 
 /// A CSV file with the header line of an import, to fill in.

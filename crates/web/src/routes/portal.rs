@@ -69,13 +69,21 @@ fn tiles(current: &Current) -> Vec<(&'static str, String, Option<String>)> {
             .collect();
         if partner_catalog && authorised.len() > 1 {
             for bp in authorised {
-                tiles.push((tile_key(name), format!("{name}-{}", bp.id), Some(bp.name.clone())));
+                tiles.push((
+                    tile_key(name),
+                    format!("{name}-{}", bp.id),
+                    Some(bp.name.clone()),
+                ));
             }
         } else {
             tiles.push((tile_key(name), name.to_string(), None));
         }
         if *catalog == Catalog::MyClosed && current.viewer.may_report_for_others() {
-            tiles.push(("tile.new_for_someone", "/tickets/new-for-someone".to_string(), None));
+            tiles.push((
+                "tile.new_for_someone",
+                "/tickets/new-for-someone".to_string(),
+                None,
+            ));
         }
     }
     if current.viewer.may_see_own_services() {

@@ -19,8 +19,8 @@ use ticketwerk_domain::ticket::clean_text;
 use ticketwerk_domain::{DomainError, Id, Impact, TicketType, Urgency};
 
 use super::tickets::{
-    MAX_REFERENCE, MAX_SHORT_TEXT, MAX_TEXT, Submitted, discard_files, options, parse_id, read_multipart,
-    store_files, year_of,
+    MAX_REFERENCE, MAX_SHORT_TEXT, MAX_TEXT, Submitted, discard_files, options, parse_id,
+    read_multipart, store_files, year_of,
 };
 use crate::i18n::text;
 use crate::session::{Current, now};
@@ -139,7 +139,10 @@ async fn pick(
             Ok(systems
                 .into_iter()
                 .map(|s| {
-                    let mut detail = vec![text(current.lang, &format!("system_kind.{}", s.kind.code()))];
+                    let mut detail = vec![text(
+                        current.lang,
+                        &format!("system_kind.{}", s.kind.code()),
+                    )];
                     if !s.inventory_number.is_empty() {
                         detail.push(s.inventory_number);
                     }
@@ -238,7 +241,17 @@ async fn chosen_item(
         Kind::Services => app.store().service(id).await?.map(|s| s.name),
         Kind::Systems => app.store().system(id).await?.map(|s| s.name),
     };
-    let found = match pick(app, current, mode, kind, bp, label.as_deref().unwrap_or(""), first).await {
+    let found = match pick(
+        app,
+        current,
+        mode,
+        kind,
+        bp,
+        label.as_deref().unwrap_or(""),
+        first,
+    )
+    .await
+    {
         Ok(items) => items,
         Err(WebError::NotFound) => return Ok(None),
         Err(e) => return Err(e),
@@ -255,7 +268,12 @@ struct FormState<'a> {
     open: Option<Kind>,
 }
 
-async fn form_page(app: &App, current: &Current, state: FormState<'_>, status: StatusCode) -> Result<Response, WebError> {
+async fn form_page(
+    app: &App,
+    current: &Current,
+    state: FormState<'_>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let mode = state.mode;
     let values = state.values;
     let allowed = current.viewer.partners_to_report_in(mode.for_others());
@@ -328,7 +346,11 @@ async fn form_page(app: &App, current: &Current, state: FormState<'_>, status: S
 }
 
 fn may_use(current: &Current, mode: Mode) -> Result<(), WebError> {
-    if current.viewer.partners_to_report_in(mode.for_others()).is_empty() {
+    if current
+        .viewer
+        .partners_to_report_in(mode.for_others())
+        .is_empty()
+    {
         Err(WebError::NotFound)
     } else {
         Ok(())
@@ -404,7 +426,11 @@ fn validate(
         let chosen = !form.get("business_partner_id").trim().is_empty();
         errors.insert(
             "business_partner",
-            if chosen { "form.unknown_choice" } else { "form.required" },
+            if chosen {
+                "form.unknown_choice"
+            } else {
+                "form.required"
+            },
         );
     }
     let reported_for = match mode {
@@ -442,28 +468,35 @@ fn validate(
         }
     }
     match (partner, reported_for, impact, urgency, ticket_type) {
-        (Some(bp), Some(reported_for), Some(Some(impact)), Some(Some(urgency)), Some(Some(ticket_type)))
-            if errors.is_empty() =>
-        {
-            Ok(NewTicket {
-                business_partner_id: bp,
-                reported_by: current.person.id,
-                reported_for,
-                reference,
-                short_text,
-                description,
-                impact,
-                urgency,
-                ticket_type,
-                service_id,
-                system_id,
-            })
-        }
+        (
+            Some(bp),
+            Some(reported_for),
+            Some(Some(impact)),
+            Some(Some(urgency)),
+            Some(Some(ticket_type)),
+        ) if errors.is_empty() => Ok(NewTicket {
+            business_partner_id: bp,
+            reported_by: current.person.id,
+            reported_for,
+            reference,
+            short_text,
+            description,
+            impact,
+            urgency,
+            ticket_type,
+            service_id,
+            system_id,
+        }),
         _ => Err(errors),
     }
 }
 
-async fn submit(app: App, current: Current, multipart: Multipart, mode: Mode) -> Result<Response, WebError> {
+async fn submit(
+    app: App,
+    current: Current,
+    multipart: Multipart,
+    mode: Mode,
+) -> Result<Response, WebError> {
     let form = read_multipart(&app, multipart).await?;
     current.check_csrf(form.get("csrf"))?;
     may_use(&current, mode)?;
@@ -498,19 +531,26 @@ async fn submit(app: App, current: Current, multipart: Multipart, mode: Mode) ->
         };
         return form_page(&app, &current, state, StatusCode::OK).await;
     }
-    let refused = |errors: HashMap<&'static str, &'static str>, file_problem: Option<String>| FormState {
-        mode,
-        values: &form.fields,
-        errors,
-        file_problem,
-        open: None,
-    };
+    let refused =
+        |errors: HashMap<&'static str, &'static str>, file_problem: Option<String>| FormState {
+            mode,
+            values: &form.fields,
+            errors,
+            file_problem,
+            open: None,
+        };
     let new = match validate(&current, mode, &form) {
         Ok(new) => new,
         Err(mut errors) => {
             files_again(&mut errors);
             let problem = form.file_error.as_ref().map(|(_, name)| name.clone());
-            return form_page(&app, &current, refused(errors, problem), StatusCode::UNPROCESSABLE_ENTITY).await;
+            return form_page(
+                &app,
+                &current,
+                refused(errors, problem),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     // The person reported for must be an active member of that business
@@ -528,7 +568,13 @@ async fn submit(app: App, current: Current, multipart: Multipart, mode: Mode) ->
     {
         let mut errors = HashMap::from([("reported_for", "form.unknown_choice")]);
         files_again(&mut errors);
-        return form_page(&app, &current, refused(errors, None), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return form_page(
+            &app,
+            &current,
+            refused(errors, None),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let stored = store_files(&app, &form.files).await?;
     let now = now();
@@ -555,7 +601,13 @@ async fn submit(app: App, current: Current, multipart: Multipart, mode: Mode) ->
                         })
                         .collect();
                     files_again(&mut errors);
-                    form_page(&app, &current, refused(errors, None), StatusCode::UNPROCESSABLE_ENTITY).await
+                    form_page(
+                        &app,
+                        &current,
+                        refused(errors, None),
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await
                 }
                 other => Err(other.into()),
             }

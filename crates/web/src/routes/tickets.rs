@@ -12,9 +12,7 @@ use ticketwerk_domain::model::{NewAttachment, Ticket};
 use ticketwerk_domain::ticket::{
     check_status_change, check_transition, clean_text, status_after_entry, status_choices,
 };
-use ticketwerk_domain::{
-    DomainError, EntryKind, Id, TicketKind, TicketNumber, TicketStatus,
-};
+use ticketwerk_domain::{DomainError, EntryKind, Id, TicketKind, TicketNumber, TicketStatus};
 
 use crate::session::{Current, now};
 use crate::{App, WebError};
@@ -70,7 +68,10 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> WebError {
     }
 }
 
-pub(super) async fn read_multipart(app: &App, mut multipart: Multipart) -> Result<Submitted, WebError> {
+pub(super) async fn read_multipart(
+    app: &App,
+    mut multipart: Multipart,
+) -> Result<Submitted, WebError> {
     let max = app.settings().max_attachment_bytes;
     let mut out = Submitted::default();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -111,7 +112,10 @@ pub(super) async fn read_multipart(app: &App, mut multipart: Multipart) -> Resul
 }
 
 /// Writes uploads to the file store; on failure removes what was written.
-pub(super) async fn store_files(app: &App, uploads: &[Upload]) -> Result<Vec<NewAttachment>, WebError> {
+pub(super) async fn store_files(
+    app: &App,
+    uploads: &[Upload],
+) -> Result<Vec<NewAttachment>, WebError> {
     let mut stored = Vec::new();
     for u in uploads {
         match app.files().put(&u.bytes).await {

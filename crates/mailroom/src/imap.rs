@@ -1,0 +1,1 @@
+//! The IMAP poller (see the crate documentation).

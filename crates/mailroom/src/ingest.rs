@@ -1,0 +1,1 @@
+//! The ingest of incoming mail (see the crate documentation).

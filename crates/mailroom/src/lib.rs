@@ -1,0 +1,51 @@
+//! The mailroom: everything about mail that touches a database or a
+//! network. `ticketwerk-mail` decides (parsing, matching, templates, the
+//! bytes of a message) with pure functions; this crate moves the mail.
+//!
+//! - [`outbox`]: the worker that sends the notifications the storage layer
+//!   wrote in the same transaction as their cause, over SMTP, with retries.
+//! - [`ingest`]: one incoming message, from raw bytes to an entry on its
+//!   ticket, a new call or a message held for the desk; stored once.
+//! - [`imap`]: polls a mailbox and hands each message to an [`Inbox`],
+//!   marking it done only after the inbox has committed it.
+//!
+//! The MTA pipe door (`ticketwerk mail receive`) and the IMAP poller both
+//! deliver through the [`Inbox`] trait, so they share every rule.
+
+pub mod imap;
+pub mod ingest;
+pub mod outbox;
+
+use std::future::Future;
+
+/// What became of one delivered message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// Newly stored: an entry, a new call or a held message.
+    Stored,
+    /// Delivered before (same Message-ID, or same content): nothing changed.
+    Duplicate,
+}
+
+/// Why a message could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Nothing was written; delivering the same bytes later may succeed
+    /// (the database did not answer, the disk was full). An MTA retries,
+    /// the IMAP poller leaves the message in the mailbox.
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+    /// The message will never be taken (larger than any limit allows to
+    /// store). An MTA bounces it; the IMAP poller leaves it unmarked for
+    /// a person to look at.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// Where incoming messages go. Implemented by [`ingest::Ingest`] on a real
+/// database; the IMAP poller and the pipe door only know this trait.
+pub trait Inbox: Send + Sync {
+    /// Stores one raw RFC 5322 message, or knows it already. Returns only
+    /// after what it stored is committed.
+    fn deliver(&self, raw: &[u8]) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
+}

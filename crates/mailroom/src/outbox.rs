@@ -1,0 +1,1 @@
+//! The outbox worker (see the crate documentation).
