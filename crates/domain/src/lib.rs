@@ -9,6 +9,7 @@ pub mod error;
 pub mod import;
 pub mod masterdata;
 pub mod model;
+pub mod notify;
 pub mod ticket;
 
 pub use access::{Catalog, Scope, Viewer};

@@ -15,7 +15,6 @@
 //! text part is no markup. The subject is no template: it always has the
 //! ticket number in brackets, which incoming mail is matched by.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use minijinja::value::Value;
@@ -26,60 +25,11 @@ use ticketwerk_domain::masterdata::Language;
 
 use crate::{one_line, truncate};
 
-/// A notification. The names are stable: operators override templates by
-/// them and persons mute templates by them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Template {
-    /// To the person who reported a ticket: it has arrived.
-    TicketReceived,
-    /// To the person a ticket was reported for, when that is someone else.
-    TicketReceivedForYou,
-    /// The desk asks the customer something.
-    DeskQuestion,
-    /// The ticket is solved; the mail carries the solution.
-    Solution,
-    /// The ticket's status changed.
-    StatusChanged,
-}
+pub use ticketwerk_domain::notify::Template;
 
-impl Template {
-    pub const ALL: &'static [Template] = &[
-        Template::TicketReceived,
-        Template::TicketReceivedForYou,
-        Template::DeskQuestion,
-        Template::Solution,
-        Template::StatusChanged,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Template::TicketReceived => "ticket_received",
-            Template::TicketReceivedForYou => "ticket_received_for_you",
-            Template::DeskQuestion => "desk_question",
-            Template::Solution => "solution",
-            Template::StatusChanged => "status_changed",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|t| t.name() == name)
-    }
-
-    /// Whether a person may mute this template. The solution always
-    /// arrives: it may close the ticket.
-    pub fn mutable(self) -> bool {
-        self != Template::Solution
-    }
-
-    fn file(self, lang: Language, kind: Kind) -> String {
-        format!("{}.{}.{}", self.name(), lang.code(), kind.extension())
-    }
-}
-
-impl fmt::Display for Template {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// The file of a template in a language and kind.
+fn file(template: Template, lang: Language, kind: Kind) -> String {
+    format!("{}.{}.{}", template.name(), lang.code(), kind.extension())
 }
 
 #[derive(Clone, Copy)]
@@ -300,8 +250,8 @@ impl Templates {
             subject => &subject,
             ..Value::from_serialize(context)
         };
-        let text = self.render_file(&template.file(lang, Kind::Text), &values)?;
-        let html = self.render_file(&template.file(lang, Kind::Html), &values)?;
+        let text = self.render_file(&file(template, lang, Kind::Text), &values)?;
+        let html = self.render_file(&file(template, lang, Kind::Html), &values)?;
         Ok(Rendered {
             subject,
             text,

@@ -11,6 +11,7 @@
 mod files;
 mod import;
 mod masterdata;
+mod outbox;
 mod persons;
 mod sessions;
 mod tickets;
@@ -27,6 +28,7 @@ use ticketwerk_domain::DomainError;
 pub use files::FileStore;
 pub use import::ImportReport;
 pub use masterdata::{Change, NamedPage};
+pub use outbox::{MailState, OutboxMail, reason as mail_reason};
 pub use persons::{Credentials, NewPerson};
 pub use sessions::{Session, SessionStage};
 pub use tickets::{ColumnFilter, Page, SortKey, TicketQuery};

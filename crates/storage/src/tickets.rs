@@ -9,12 +9,13 @@ use ticketwerk_domain::access::{Scope, StatusFilter};
 use ticketwerk_domain::model::{
     Attachment, Entry, NewAttachment, NewTicket, Ticket, TicketSummary,
 };
+use ticketwerk_domain::notify::Event;
 use ticketwerk_domain::ticket::{check_status_change, check_transition, status_after_entry};
 use ticketwerk_domain::{
     DomainError, EntryKind, Id, Priority, TicketKind, TicketNumber, TicketStatus, Timestamp,
 };
 
-use crate::{Backend, Context, Result, StorageError, Store, code};
+use crate::{Backend, Context, Result, StorageError, Store, code, outbox};
 
 /// Columns a ticket list can be sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -490,8 +491,41 @@ impl Store {
         .try_get("id")
         .context("creating a ticket")?;
         insert_attachments(&mut tx, id, None, new.reported_by, attachments, now).await?;
+        outbox::enqueue(
+            &mut tx,
+            id,
+            new.reported_by,
+            new.reported_for,
+            Event::Created,
+            None,
+            now,
+        )
+        .await?;
         tx.commit().await.context("creating a ticket")?;
         Ok((id, number))
+    }
+
+    pub async fn ticket(&self, id: Id) -> Result<Option<Ticket>> {
+        sqlx::query(&format!("{TICKET_SELECT} WHERE t.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a ticket")?
+            .as_ref()
+            .map(ticket)
+            .transpose()
+    }
+
+    /// The text of one entry of a ticket.
+    pub async fn entry_body(&self, ticket: Id, entry: Id) -> Result<Option<String>> {
+        sqlx::query("SELECT body FROM entries WHERE id = $1 AND ticket_id = $2")
+            .bind(entry)
+            .bind(ticket)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading an entry")?
+            .map(|r| r.try_get("body").context("reading an entry"))
+            .transpose()
     }
 
     pub async fn ticket_by_number(&self, number: &TicketNumber) -> Result<Option<Ticket>> {
@@ -814,6 +848,16 @@ impl Store {
             record_status_change(&mut tx, ticket, next, author, now).await?;
         }
         insert_attachments(&mut tx, ticket.id, Some(id), author, attachments, now).await?;
+        outbox::enqueue(
+            &mut tx,
+            ticket.id,
+            ticket.reported_by,
+            ticket.reported_for,
+            Event::Entry(kind),
+            Some(id),
+            now,
+        )
+        .await?;
         tx.commit().await.context("adding an entry")?;
         Ok(id)
     }
@@ -846,6 +890,16 @@ impl Store {
             return Err(DomainError::Conflict("ticket_changed").into());
         }
         record_status_change(&mut tx, ticket, to, author, now).await?;
+        outbox::enqueue(
+            &mut tx,
+            ticket.id,
+            ticket.reported_by,
+            ticket.reported_for,
+            Event::StatusSet(to),
+            None,
+            now,
+        )
+        .await?;
         tx.commit().await.context("changing a status")?;
         Ok(())
     }
