@@ -18,6 +18,14 @@ pub mod outbox;
 
 use std::future::Future;
 
+/// Now, in Unix seconds: the clock of the workers. Tests pass time in.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// What became of one delivered message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivered {
