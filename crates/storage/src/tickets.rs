@@ -993,7 +993,8 @@ impl Store {
     }
 
     /// Assigns a system of the ticket's business partner to the ticket, or
-    /// none. A system of another business partner is refused.
+    /// none. A system of another business partner, or one retired, is
+    /// refused, as at the ticket's creation.
     pub async fn assign_system(
         &self,
         ticket: &Ticket,
@@ -1003,7 +1004,8 @@ impl Store {
         let mut tx = self.pool.begin().await.context("assigning a system")?;
         let done = sqlx::query(
             "UPDATE tickets SET system_id = $2, updated_at = $3 WHERE id = $1 AND ($2 IS NULL \
-             OR EXISTS (SELECT 1 FROM systems WHERE id = $2 AND business_partner_id = $4))",
+             OR EXISTS (SELECT 1 FROM systems WHERE id = $2 AND business_partner_id = $4 \
+             AND active = 1))",
         )
         .bind(ticket.id)
         .bind(system)

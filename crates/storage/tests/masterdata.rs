@@ -297,3 +297,32 @@ async fn a_ticket_for_a_person_of_another_partner_is_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_retired_system_cannot_be_assigned_to_a_ticket() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let desk = by(w.dora, T0);
+        let retired = SystemInput {
+            kind: SystemKind::Mouse,
+            name: "Alte Maus".into(),
+            inventory_number: String::new(),
+            user: None,
+            active: false,
+        };
+        let retired = store.add_system(w.acme, &retired, desk).await.unwrap();
+        let (_, number) = store
+            .create_ticket(&report(w.acme, w.ben, w.ben, "Maus"), &[], YEAR, T0)
+            .await
+            .unwrap();
+        let ticket = store.ticket_by_number(&number).await.unwrap().unwrap();
+        let refused = store.assign_system(&ticket, Some(retired), T0 + 1).await;
+        assert!(
+            matches!(refused, Err(StorageError::Domain(DomainError::Invalid(_)))),
+            "{refused:?}"
+        );
+        let ticket = store.ticket_by_number(&number).await.unwrap().unwrap();
+        assert_eq!(ticket.system_id, None, "nothing was written");
+    })
+    .await;
+}

@@ -159,7 +159,58 @@ pub async fn start(config: &Config) -> anyhow::Result<(RunningServer, Store, Fil
     let (store, files) = open_storage(config).await?;
     let listener = bind(config).await?;
     let server = spawn_server(listener, store.clone(), files.clone(), config)?;
+    spawn_mail_workers(config, &store).await?;
     Ok((server, store, files))
+}
+
+/// Starts sending the outbox when SMTP is configured. The templates are
+/// loaded and checked first, so a broken override stops the start with
+/// its file's name.
+pub async fn spawn_mail_workers(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let templates = ticketwerk_mail::Templates::load(config.mail.templates_dir.as_deref())
+        .context("loading the mail templates")?;
+    let Some(url) = &config.mail.smtp_url else {
+        tracing::info!("no smtp_url: notifications wait in the outbox until SMTP is configured");
+        return Ok(());
+    };
+    let transport =
+        ticketwerk_mailroom::outbox::smtp_transport(url, config.mail.smtp_password.as_deref())
+            .with_context(|| format!("invalid smtp_url {}", redact(url)))?;
+    let settings = ticketwerk_mailroom::outbox::OutboxSettings {
+        provider_name: config.web.provider_name.clone(),
+        from: config.mail.from.clone(),
+        own_addresses: own_addresses(config),
+        portal_url: config.mail.portal_url.clone(),
+        hourly_cap: config.mail.hourly_cap,
+        message_id_key: store
+            .installation_secret(MESSAGE_ID_KEY)
+            .await
+            .context("reading the Message-ID key")?,
+    };
+    let outbox = ticketwerk_mailroom::outbox::Outbox::new(
+        store.clone(),
+        std::sync::Arc::new(templates),
+        settings,
+        transport,
+        std::sync::Arc::new(ticketwerk_web::status_label),
+    );
+    tracing::info!(smtp = %redact(url), "sending notifications");
+    tokio::spawn(outbox.run());
+    Ok(())
+}
+
+/// The name of the installation secret that signs our Message-IDs.
+pub const MESSAGE_ID_KEY: &str = "message_id_key";
+
+/// The addresses that are ours: mail to them would come back in.
+pub fn own_addresses(config: &Config) -> Vec<ticketwerk_domain::Email> {
+    let mut own = vec![config.mail.from.clone()];
+    if let Ok(office) = ticketwerk_domain::Email::parse(&config.web.office_email)
+        && !own.contains(&office)
+    {
+        own.push(office);
+    }
+    own
 }
 
 /// Waits until the server stops or the process is asked to stop (Ctrl-C,

@@ -15,6 +15,18 @@ use std::sync::Arc;
 use ticketwerk_storage::{FileStore, Store};
 
 pub use error::WebError;
+
+/// A ticket status as a person reads it in `lang`, for mails.
+pub fn status_label(
+    status: ticketwerk_domain::TicketStatus,
+    lang: ticketwerk_domain::masterdata::Language,
+) -> String {
+    let lang = match lang {
+        ticketwerk_domain::masterdata::Language::En => i18n::Lang::En,
+        ticketwerk_domain::masterdata::Language::De => i18n::Lang::De,
+    };
+    i18n::text(lang, &format!("status.{}", status.code()))
+}
 pub use routes::{ROUTES, router};
 
 /// A message of the user interface in a language (`de` or `en`; German

@@ -273,13 +273,42 @@ pub fn same_origin_referer(headers: &HeaderMap) -> Option<String> {
     let referer = headers.get(axum::http::header::REFERER)?.to_str().ok()?;
     let path = referer.split_once("://")?.1.strip_prefix(host)?;
     let path = if path.is_empty() { "/" } else { path };
-    let local = path.starts_with('/') && !path.starts_with("//") && !path.contains('\\');
-    local.then(|| path.to_string())
+    is_local_path(path).then(|| path.to_string())
+}
+
+/// Whether `path` stays on this site when a browser follows it. Browsers
+/// drop tabs and line breaks from URLs and read `\` as `/`, so `/\t/evil`
+/// would become `//evil`, another site: none of those may appear at all.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::TEMPLATES;
+    use super::{TEMPLATES, is_local_path};
+
+    #[test]
+    fn only_paths_of_this_site_are_local() {
+        for ok in ["/", "/tickets/2026-000001?tab=a", "/catalog/my-open#x"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/ /evil.example",
+            "https://evil.example",
+            "evil.example",
+            "",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
 
     /// Every message key a template names literally exists in German (and
     /// so, by the catalogue test, in English): a missing key would show

@@ -343,10 +343,9 @@ pub async fn language(
     let lang = Lang::parse(&lang).ok_or(WebError::NotFound)?;
     // Back to the page the link was on: the `back` parameter, else the
     // path of a same-origin Referer; never another site.
-    let local = |b: &String| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\');
     let back = q
         .back
-        .filter(local)
+        .filter(|b| crate::render::is_local_path(b))
         .or_else(|| same_origin_referer(&headers))
         .unwrap_or_else(|| "/".to_string());
     let mut response = Redirect::to(&back).into_response();
