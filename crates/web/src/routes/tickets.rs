@@ -234,8 +234,15 @@ async fn ticket_page(
         .viewer
         .may_edit_report(&ticket.parties(), ticket.kind, ticket.status)
         .is_ok();
+    // The desk sees what was mailed about the ticket and what became of it.
+    let mails = if current.viewer.may_work_tickets() {
+        mail_rows(app.store().mails_of_ticket(ticket.id).await?)
+    } else {
+        Vec::new()
+    };
     let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
         ticket => ticket,
+        mails => mails,
         entries => entries,
         attachments => attachments,
         systems => systems,
@@ -258,6 +265,33 @@ async fn ticket_page(
     let mut page = app.page("ticket.html", ctx);
     *page.status_mut() = status;
     Ok(page)
+}
+
+/// A mail of the outbox as the desk's ticket page lists it.
+#[derive(serde::Serialize)]
+struct MailRow {
+    template: &'static str,
+    recipient: String,
+    state: &'static str,
+    reason: String,
+    attempts: i64,
+    created_at: i64,
+    sent_at: Option<i64>,
+}
+
+fn mail_rows(mails: Vec<ticketwerk_storage::OutboxMail>) -> Vec<MailRow> {
+    mails
+        .into_iter()
+        .map(|m| MailRow {
+            template: m.template.name(),
+            recipient: m.recipient_email,
+            state: m.state.code(),
+            reason: m.reason,
+            attempts: m.attempts,
+            created_at: m.created_at,
+            sent_at: m.sent_at,
+        })
+        .collect()
 }
 
 pub async fn view(
