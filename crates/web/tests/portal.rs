@@ -1078,3 +1078,34 @@ async fn a_system_is_assigned_later_and_can_be_removed() {
     let removed = anna.post(&path, &[("value", ""), ("csrf", &csrf)]).await;
     assert_eq!(element_text(&removed.body, "ticket-system").unwrap(), "–");
 }
+
+#[tokio::test]
+async fn the_language_switch_never_sends_anyone_to_another_site() {
+    let app = spawn().await;
+    let anna = app.client();
+    for back in [
+        "//evil.example",
+        "/\\evil.example",
+        "/%09/evil.example",
+        "/%0A/evil.example",
+        "/%0D%0A/evil.example",
+        "https://evil.example",
+    ] {
+        let r = anna
+            .raw
+            .get(format!("{}/language/de?back={back}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{back}");
+        let to = r.headers()["location"].to_str().unwrap();
+        assert_eq!(to, "/", "{back} must lead home, not to {to:?}");
+    }
+    let r = anna
+        .raw
+        .get(format!("{}/language/en?back=/tickets/new", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/tickets/new");
+}
