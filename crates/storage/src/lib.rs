@@ -10,6 +10,7 @@
 
 mod files;
 mod import;
+mod inbound;
 mod masterdata;
 mod persons;
 mod sessions;
@@ -26,6 +27,7 @@ use ticketwerk_domain::DomainError;
 
 pub use files::FileStore;
 pub use import::ImportReport;
+pub use inbound::{InboundMail, MailOutcome, NewInboundMail, Recorded};
 pub use masterdata::{Change, NamedPage};
 pub use persons::{Credentials, NewPerson};
 pub use sessions::{Session, SessionStage};
