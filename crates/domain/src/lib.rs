@@ -7,6 +7,7 @@ pub mod auth;
 pub mod email;
 pub mod error;
 pub mod import;
+pub mod mail;
 pub mod masterdata;
 pub mod model;
 pub mod notify;

@@ -8,11 +8,15 @@ use crate::error::DomainError;
 /// Declares a closed set of values stored and submitted as stable snake_case
 /// codes. The codes double as translation keys (`<prefix>.<code>`).
 macro_rules! code_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $code:literal),+ $(,)? }) => {
+    (
+        $(#[$meta:meta])* $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident => $code:literal),+ $(,)?
+        }
+    ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -85,6 +89,7 @@ code_enum! {
         StatusChange => "status_change",
         Classification => "classification",
         ReportEdited => "report_edited",
+        DeskMail => "desk_mail",
     }
 }
 
@@ -96,9 +101,11 @@ impl TicketStatus {
 
 impl EntryKind {
     /// Whether a customer may ever see an entry of this kind. Internal
-    /// notes never reach a customer, on any path.
+    /// notes and mail kept for the desk (from someone who is not a party
+    /// of the ticket, or sent by a machine) never reach a customer, on any
+    /// path.
     pub fn customer_visible(self) -> bool {
-        self != EntryKind::InternalNote
+        !matches!(self, EntryKind::InternalNote | EntryKind::DeskMail)
     }
 
     /// The kinds a customer may see, for queries that filter in storage.
@@ -240,6 +247,9 @@ mod tests {
         assert!(!EntryKind::InternalNote.customer_visible());
         assert!(EntryKind::customer_visible_kinds().all(|k| k != EntryKind::InternalNote));
         assert!(EntryKind::DeskQuestion.customer_visible());
+        assert!(!EntryKind::DeskMail.customer_visible());
+        assert!(EntryKind::customer_visible_kinds().all(|k| k != EntryKind::DeskMail));
+        assert!(EntryKind::Report.customer_visible());
     }
 
     #[test]
@@ -262,8 +272,13 @@ pub fn status_after_entry(kind: EntryKind, current: TicketStatus) -> Option<Tick
         (EntryKind::Solution, _) => Solved,
         // An answer to the desk's question, or a new question on a solved
         // ticket, puts it back to work; a note on a solved ticket (a
-        // "thank you") leaves the solution standing.
-        (EntryKind::CustomerNote | EntryKind::CustomerQuestion, WaitingForCustomer) => InProgress,
+        // "thank you") leaves the solution standing. A reply by mail is a
+        // note: it answers a question, but a mail to a solved ticket may
+        // just as well be the thank-you.
+        (
+            EntryKind::CustomerNote | EntryKind::CustomerQuestion | EntryKind::Report,
+            WaitingForCustomer,
+        ) => InProgress,
         (EntryKind::CustomerQuestion, Solved) => InProgress,
         _ => return None,
     };
@@ -299,6 +314,12 @@ mod status_tests {
             Some(InProgress)
         );
         assert_eq!(status_after_entry(CustomerNote, New), None);
+        assert_eq!(
+            status_after_entry(Report, WaitingForCustomer),
+            Some(InProgress)
+        );
+        assert_eq!(status_after_entry(Report, Solved), None);
+        assert_eq!(status_after_entry(DeskMail, WaitingForCustomer), None);
     }
 }
 

@@ -184,7 +184,7 @@ impl World {
     }
 
     async fn mails(&self, ticket: Id) -> Vec<OutboxMail> {
-        self.store.mails_of_ticket(ticket).await.unwrap()
+        self.store.outgoing_mails_of_ticket(ticket).await.unwrap()
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod files;
 mod import;
+mod inbound;
 mod masterdata;
 mod outbox;
 mod persons;
@@ -27,6 +28,7 @@ use ticketwerk_domain::DomainError;
 
 pub use files::FileStore;
 pub use import::ImportReport;
+pub use inbound::{InboundMail, MailOutcome, NewInboundMail, Recorded};
 pub use masterdata::{Change, NamedPage};
 pub use outbox::{MailState, OutboxMail, reason as mail_reason};
 pub use persons::{Credentials, NewPerson};

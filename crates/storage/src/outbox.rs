@@ -324,7 +324,7 @@ impl Store {
     }
 
     /// Every mail about a ticket, newest first, for the desk.
-    pub async fn mails_of_ticket(&self, ticket: Id) -> Result<Vec<OutboxMail>> {
+    pub async fn outgoing_mails_of_ticket(&self, ticket: Id) -> Result<Vec<OutboxMail>> {
         let rows = sqlx::query(&format!(
             "SELECT {MAIL_COLUMNS} FROM outbox WHERE ticket_id = $1 ORDER BY id DESC LIMIT 200"
         ))

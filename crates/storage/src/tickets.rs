@@ -173,7 +173,7 @@ impl Sql {
     }
 }
 
-const TICKET_SELECT: &str = "SELECT t.id, t.number, t.business_partner_id, b.name AS bp_name, \
+pub(crate) const TICKET_SELECT: &str = "SELECT t.id, t.number, t.business_partner_id, b.name AS bp_name, \
     b.customer_number, t.kind, t.status, t.reported_by, pb.name AS reported_by_name, \
     t.reported_for, pf.name AS reported_for_name, t.reference, t.short_text, t.description, \
     t.impact, t.urgency, t.ticket_type, t.priority, t.service_id, s.name AS service_name, \
@@ -185,7 +185,7 @@ const TICKET_SELECT: &str = "SELECT t.id, t.number, t.business_partner_id, b.nam
     LEFT JOIN services s ON s.id = t.service_id \
     LEFT JOIN systems y ON y.id = t.system_id";
 
-fn ticket(r: &AnyRow) -> Result<Ticket> {
+pub(crate) fn ticket(r: &AnyRow) -> Result<Ticket> {
     let c = "reading a ticket";
     Ok(Ticket {
         id: r.try_get("id").context(c)?,
@@ -389,11 +389,11 @@ pub(crate) fn push_like(sql: &mut Sql, column: &str, pattern: &str, folds: &[(St
 }
 
 /// A keyset cursor is the sort value and the id of the last row shown.
-fn encode_cursor(value: &str, id: Id) -> String {
+pub(crate) fn encode_cursor(value: &str, id: Id) -> String {
     format!("{id}.{value}")
 }
 
-fn decode_cursor(cursor: &str) -> Option<(Id, String)> {
+pub(crate) fn decode_cursor(cursor: &str) -> Option<(Id, String)> {
     let (id, value) = cursor.split_once('.')?;
     Some((id.parse().ok()?, value.to_string()))
 }
@@ -410,99 +410,9 @@ impl Store {
         now: Timestamp,
     ) -> Result<(Id, TicketNumber)> {
         let mut tx = self.pool.begin().await.context("creating a ticket")?;
-        let sequence: i64 = sqlx::query(
-            "INSERT INTO ticket_counters (year, last_sequence) VALUES ($1, 1) \
-             ON CONFLICT (year) DO UPDATE SET last_sequence = ticket_counters.last_sequence + 1 \
-             RETURNING last_sequence",
-        )
-        .bind(i64::from(year))
-        .fetch_one(&mut *tx)
-        .await
-        .context("numbering a ticket")?
-        .try_get("last_sequence")
-        .context("numbering a ticket")?;
-        check_belongs(
-            &mut tx,
-            "services",
-            "service_id",
-            new.service_id,
-            new.business_partner_id,
-        )
-        .await?;
-        check_belongs(
-            &mut tx,
-            "systems",
-            "system_id",
-            new.system_id,
-            new.business_partner_id,
-        )
-        .await?;
-        // The person reported for belongs to the ticket's business partner,
-        // and so does the reporter unless they are of the desk: checked in
-        // the transaction that writes, whatever the caller checked before.
-        for (field, person) in [
-            ("reported_by", new.reported_by),
-            ("reported_for", new.reported_for),
-        ] {
-            let desk = if field == "reported_by" { 1 } else { 0 };
-            let party = sqlx::query(
-                "SELECT 1 AS one FROM persons p WHERE p.id = $1 AND p.active = 1 AND \
-                 (EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id \
-                  AND m.business_partner_id = $2) OR (p.is_agent = 1 AND $3 = 1))",
-            )
-            .bind(person)
-            .bind(new.business_partner_id)
-            .bind(desk)
-            .fetch_optional(&mut *tx)
-            .await
-            .context("checking a party")?;
-            if party.is_none() {
-                return Err(DomainError::invalid(field, "unknown_choice").into());
-            }
-        }
-        let number = TicketNumber::new(year, sequence);
-        let priority = Priority::from_matrix(new.impact, new.urgency);
-        let id: Id = sqlx::query(
-            "INSERT INTO tickets (number, business_partner_id, kind, status, is_open, reported_by, \
-             reported_for, reference, short_text, description, impact, urgency, ticket_type, \
-             priority, service_id, system_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
-             RETURNING id",
-        )
-        .bind(number.as_str())
-        .bind(new.business_partner_id)
-        .bind(TicketKind::Call.code())
-        .bind(TicketStatus::New.code())
-        .bind(new.reported_by)
-        .bind(new.reported_for)
-        .bind(new.reference.trim())
-        .bind(new.short_text.trim())
-        .bind(new.description.trim())
-        .bind(new.impact.code())
-        .bind(new.urgency.code())
-        .bind(new.ticket_type.code())
-        .bind(i64::from(priority.level()))
-        .bind(new.service_id)
-        .bind(new.system_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .context("creating a ticket")?
-        .try_get("id")
-        .context("creating a ticket")?;
-        insert_attachments(&mut tx, id, None, new.reported_by, attachments, now).await?;
-        outbox::enqueue(
-            &mut tx,
-            id,
-            new.reported_by,
-            new.reported_for,
-            Event::Created,
-            None,
-            now,
-        )
-        .await?;
+        let created = insert_ticket(&mut tx, new, attachments, year, now).await?;
         tx.commit().await.context("creating a ticket")?;
-        Ok((id, number))
+        Ok(created)
     }
 
     pub async fn ticket(&self, id: Id) -> Result<Option<Ticket>> {
@@ -1022,6 +932,109 @@ impl Store {
     }
 }
 
+/// Writes a new call with its attachments inside `tx`: the ticket form and
+/// a mail from a known person open calls through here alike.
+pub(crate) async fn insert_ticket(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewTicket,
+    attachments: &[NewAttachment],
+    year: i32,
+    now: Timestamp,
+) -> Result<(Id, TicketNumber)> {
+    let sequence: i64 = sqlx::query(
+        "INSERT INTO ticket_counters (year, last_sequence) VALUES ($1, 1) \
+             ON CONFLICT (year) DO UPDATE SET last_sequence = ticket_counters.last_sequence + 1 \
+             RETURNING last_sequence",
+    )
+    .bind(i64::from(year))
+    .fetch_one(&mut **tx)
+    .await
+    .context("numbering a ticket")?
+    .try_get("last_sequence")
+    .context("numbering a ticket")?;
+    check_belongs(
+        tx,
+        "services",
+        "service_id",
+        new.service_id,
+        new.business_partner_id,
+    )
+    .await?;
+    check_belongs(
+        tx,
+        "systems",
+        "system_id",
+        new.system_id,
+        new.business_partner_id,
+    )
+    .await?;
+    // The person reported for belongs to the ticket's business partner,
+    // and so does the reporter unless they are of the desk: checked in
+    // the transaction that writes, whatever the caller checked before.
+    for (field, person) in [
+        ("reported_by", new.reported_by),
+        ("reported_for", new.reported_for),
+    ] {
+        let desk = if field == "reported_by" { 1 } else { 0 };
+        let party = sqlx::query(
+            "SELECT 1 AS one FROM persons p WHERE p.id = $1 AND p.active = 1 AND \
+                 (EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id \
+                  AND m.business_partner_id = $2) OR (p.is_agent = 1 AND $3 = 1))",
+        )
+        .bind(person)
+        .bind(new.business_partner_id)
+        .bind(desk)
+        .fetch_optional(&mut **tx)
+        .await
+        .context("checking a party")?;
+        if party.is_none() {
+            return Err(DomainError::invalid(field, "unknown_choice").into());
+        }
+    }
+    let number = TicketNumber::new(year, sequence);
+    let priority = Priority::from_matrix(new.impact, new.urgency);
+    let id: Id = sqlx::query(
+            "INSERT INTO tickets (number, business_partner_id, kind, status, is_open, reported_by, \
+             reported_for, reference, short_text, description, impact, urgency, ticket_type, \
+             priority, service_id, system_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+             RETURNING id",
+        )
+        .bind(number.as_str())
+        .bind(new.business_partner_id)
+        .bind(TicketKind::Call.code())
+        .bind(TicketStatus::New.code())
+        .bind(new.reported_by)
+        .bind(new.reported_for)
+        .bind(new.reference.trim())
+        .bind(new.short_text.trim())
+        .bind(new.description.trim())
+        .bind(new.impact.code())
+        .bind(new.urgency.code())
+        .bind(new.ticket_type.code())
+        .bind(i64::from(priority.level()))
+        .bind(new.service_id)
+        .bind(new.system_id)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .context("creating a ticket")?
+        .try_get("id")
+        .context("creating a ticket")?;
+    insert_attachments(tx, id, None, new.reported_by, attachments, now).await?;
+    outbox::enqueue(
+        tx,
+        id,
+        new.reported_by,
+        new.reported_for,
+        Event::Created,
+        None,
+        now,
+    )
+    .await?;
+    Ok((id, number))
+}
+
 /// Refuses a service or system that is not of the ticket's business partner.
 async fn check_belongs(
     tx: &mut Transaction<'_, Any>,
@@ -1046,7 +1059,7 @@ async fn check_belongs(
 }
 
 /// The timeline entry of a status change, as `from>to` codes.
-async fn record_status_change(
+pub(crate) async fn record_status_change(
     tx: &mut Transaction<'_, Any>,
     ticket: &Ticket,
     to: TicketStatus,
@@ -1065,7 +1078,7 @@ async fn record_status_change(
     .await
 }
 
-async fn insert_entry(
+pub(crate) async fn insert_entry(
     tx: &mut Transaction<'_, Any>,
     ticket: Id,
     kind: EntryKind,
@@ -1089,7 +1102,7 @@ async fn insert_entry(
     .context("adding an entry")
 }
 
-async fn insert_attachments(
+pub(crate) async fn insert_attachments(
     tx: &mut Transaction<'_, Any>,
     ticket: Id,
     entry: Option<Id>,

@@ -14,7 +14,7 @@ use ticketwerk_domain::{DomainError, EntryKind, TicketKind, TicketStatus};
 use ticketwerk_storage::{MailState, OutboxMail, StorageError, Store};
 
 async fn mails(store: &Store, ticket: &Ticket) -> Vec<(Template, i64, MailState)> {
-    let mut all = store.mails_of_ticket(ticket.id).await.unwrap();
+    let mut all = store.outgoing_mails_of_ticket(ticket.id).await.unwrap();
     all.reverse();
     all.iter()
         .map(|m| (m.template, m.recipient_id, m.state))
@@ -61,7 +61,7 @@ async fn a_new_ticket_writes_its_receipt_mails() {
             vec![(Template::TicketReceived, w.ben, MailState::Queued)],
             "the desk is not mailed about its own work"
         );
-        let m = &store.mails_of_ticket(own.id).await.unwrap()[0];
+        let m = &store.outgoing_mails_of_ticket(own.id).await.unwrap()[0];
         assert_eq!(m.recipient_email, "ben@acme.example");
     })
     .await;
@@ -194,7 +194,7 @@ async fn muted_templates_are_recorded_not_sent_and_the_solution_cannot_be_muted(
             vec![Template::StatusChanged, Template::TicketReceived]
         );
         let t = ticket(&store, &w, w.ben, w.ben).await;
-        let all = store.mails_of_ticket(t.id).await.unwrap();
+        let all = store.outgoing_mails_of_ticket(t.id).await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].state, MailState::Suppressed);
         assert_eq!(all[0].reason, "muted");
@@ -251,7 +251,10 @@ async fn a_mail_is_claimed_once_and_a_dead_worker_s_mail_comes_back() {
             .unwrap();
         store.mark_mail_sent(third.id, T0 + 301).await.unwrap();
         assert!(store.claim_mail(T0 + 10_000, 60).await.unwrap().is_none());
-        let kept = &store.mails_of_ticket(third.ticket_id).await.unwrap()[0];
+        let kept = &store
+            .outgoing_mails_of_ticket(third.ticket_id)
+            .await
+            .unwrap()[0];
         assert_eq!(kept.state, MailState::Sent);
         assert_eq!(kept.raw.as_deref(), Some("raw bytes"));
         assert_eq!(kept.message_id.as_deref(), Some("abc@example"));

@@ -236,7 +236,7 @@ async fn ticket_page(
         .is_ok();
     // The desk sees what was mailed about the ticket and what became of it.
     let mails = if current.viewer.may_work_tickets() {
-        mail_rows(app.store().mails_of_ticket(ticket.id).await?)
+        mail_rows(app.store().outgoing_mails_of_ticket(ticket.id).await?)
     } else {
         Vec::new()
     };
