@@ -4,9 +4,9 @@
 //! (`.ci/run` sets it and installs aiosmtpd); skipped with a note otherwise.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::io::Write;
 use std::sync::Arc;
 
 use ticketwerk_domain::model::NewTicket;
@@ -17,7 +17,7 @@ use ticketwerk_mail::matching::ticket_of_message_id;
 use ticketwerk_mailroom::outbox::{Outbox, OutboxSettings, smtp_transport};
 use ticketwerk_storage::{MailState, NewPerson, OutboxMail, Store};
 
-const ENABLE: &str = "TICKETWERK_SMTP_TESTS";
+use support::smtp_server::{ENABLE, SmtpServer};
 const T0: i64 = 1_767_225_600;
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -31,76 +31,6 @@ fn enabled() -> bool {
          install aiosmtpd)."
     );
     false
-}
-
-/// aiosmtpd on a free loopback port, writing what it accepts to a folder.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl SmtpServer {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
-    }
-
-    fn start_on(port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(
-            line.trim(),
-            "READY",
-            "{ENABLE}=1 but the SMTP server did not start: is aiosmtpd installed?"
-        );
-        Self { child, port, dir }
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-
-    /// The messages received so far, in order, with their envelope's
-    /// recipients.
-    fn received(&self) -> Vec<(Vec<u8>, String)> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| {
-                let envelope = std::fs::read_to_string(p.with_extension("json")).unwrap();
-                (std::fs::read(p).unwrap(), envelope)
-            })
-            .collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct World {
