@@ -18,6 +18,14 @@ pub mod outbox;
 
 use std::future::Future;
 
+/// Chooses rustls's crypto provider for the whole process. Dependencies
+/// bring more than one (ring through the SMTP client, aws-lc through some
+/// HTTP clients), and rustls then refuses to guess; calling this before the
+/// first TLS connection settles it. Calling it again is harmless.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Now, in Unix seconds: the clock of the workers. Tests pass time in.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

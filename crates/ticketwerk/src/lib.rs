@@ -167,6 +167,7 @@ pub async fn start(config: &Config) -> anyhow::Result<(RunningServer, Store, Fil
 /// loaded and checked first, so a broken override stops the start with
 /// its file's name.
 pub async fn spawn_mail_workers(config: &Config, store: &Store) -> anyhow::Result<()> {
+    ticketwerk_mailroom::install_tls_provider();
     let templates = ticketwerk_mail::Templates::load(config.mail.templates_dir.as_deref())
         .context("loading the mail templates")?;
     let Some(url) = &config.mail.smtp_url else {

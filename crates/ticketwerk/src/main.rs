@@ -2,5 +2,6 @@
 //! library (`ticketwerk::cli`), where tests reach it too.
 
 fn main() -> std::process::ExitCode {
+    ticketwerk_mailroom::install_tls_provider();
     ticketwerk::cli::main()
 }

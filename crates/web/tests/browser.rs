@@ -11,6 +11,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../../mailroom/tests/support/mod.rs"]
+mod support;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -69,6 +71,132 @@ async fn ticket_story_in_chromium_on_postgres() {
     let app = common::spawn_with(Some(database), Settings::default()).await;
     story(&driver, &app).await;
     for_someone_story(&driver, &app).await;
+}
+
+/// The receipt reaches a real SMTP server with the customer's reference in
+/// its subject; the customer answers it from their mail program, and the
+/// answer shows in the portal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_story_in_chromium() {
+    if !enabled("mail story") {
+        return;
+    }
+    assert!(
+        std::env::var(support::smtp_server::ENABLE).is_ok_and(|v| v == "1"),
+        "the mail story needs the SMTP server of the mail tests: set {}=1 and install aiosmtpd",
+        support::smtp_server::ENABLE
+    );
+    let driver = Chromedriver::start().await;
+    let app = common::spawn_with(None, Settings::default()).await;
+    mail_story(&driver, &app).await;
+}
+
+async fn mail_story(driver: &Chromedriver, app: &TestApp) {
+    use std::sync::Arc;
+    use ticketwerk_domain::Email;
+    use ticketwerk_mailroom::ingest::{Ingest, Settings as IngestSettings};
+    use ticketwerk_mailroom::outbox::{Outbox, OutboxSettings, smtp_transport};
+
+    let smtp = support::smtp_server::SmtpServer::start();
+    let key = app
+        .store
+        .installation_secret("message_id_key")
+        .await
+        .unwrap();
+    let desk = Email::parse("service@provider.example").unwrap();
+    let outbox = Outbox::new(
+        app.store.clone(),
+        Arc::new(ticketwerk_mail::Templates::load(None).unwrap()),
+        OutboxSettings {
+            provider_name: "Beispiel IT".into(),
+            from: desk.clone(),
+            own_addresses: Vec::new(),
+            portal_url: app.base.clone(),
+            hourly_cap: 20,
+            message_id_key: key.clone(),
+        },
+        smtp_transport(&smtp.url(), None).unwrap(),
+        Arc::new(ticketwerk_web::status_label),
+    );
+    let worker = tokio::spawn(outbox.run());
+    let bp = app.business_partner("20001", "Post GmbH").await;
+    app.customer("paula@post.example", "Paula Post", bp).await;
+
+    let customer = driver.browser(&app.base, "mail").await;
+    customer.sign_in_and_enrol("paula@post.example").await;
+    customer.click_link("Neues Ticket für mich anlegen").await;
+    customer.wait_path("/tickets/new").await;
+    customer.fill("#reference", "POST-0815").await;
+    customer.fill("#short_text", "Scanner scannt nicht").await;
+    customer
+        .fill("#description", "Der Scanner im Flur zeigt Fehler E7.")
+        .await;
+    customer.choose("#impact", "Einzelne Person").await;
+    customer.choose("#urgency", "Arbeiten möglich").await;
+    customer.choose("#ticket_type", "Störung").await;
+    customer.click("#create-ticket").await;
+    customer
+        .wait_text(".notice", "Ihr Ticket wurde angelegt")
+        .await;
+    let number = customer.text("#ticket-number").await;
+
+    // The receipt arrives at the SMTP server.
+    let deadline = Instant::now() + WAIT;
+    let receipt = loop {
+        if let Some((raw, envelope)) = smtp.received().into_iter().next() {
+            assert!(envelope.contains("paula@post.example"), "{envelope}");
+            break raw;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no receipt mail arrived within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let receipt = ticketwerk_mail::inbound::parse(&receipt, &Default::default()).unwrap();
+    assert_eq!(
+        receipt.subject,
+        format!("[{number}] Scanner scannt nicht (Ihre Referenz: POST-0815)")
+    );
+    assert!(
+        receipt
+            .text
+            .contains(&format!("{}/tickets/{number}", app.base))
+    );
+
+    // Paula answers from her mail program; the desk's mailbox hands the
+    // reply to the portal.
+    let message_id = receipt.message_id.unwrap();
+    let reply = format!(
+        "From: Paula Post <paula@post.example>\r\n\
+         To: Beispiel IT <service@provider.example>\r\n\
+         Subject: AW: {subject}\r\n\
+         Message-ID: <antwort-1@post.example>\r\n\
+         In-Reply-To: <{message_id}>\r\n\
+         References: <{message_id}>\r\n\
+         Date: Fri, 04 Dec 2026 09:30:00 +0100\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         Es ist der Scanner im zweiten Stock, Raum 2.14.\r\n",
+        subject = receipt.subject,
+    );
+    let inbox = Ingest::new(
+        app.store.clone(),
+        app.files.clone(),
+        IngestSettings::new(10 * 1024 * 1024, key, vec![desk]),
+    );
+    inbox.ingest(reply.as_bytes(), common::now()).await.unwrap();
+
+    customer.c.refresh().await.unwrap();
+    customer
+        .wait_text(
+            "#timeline",
+            "Es ist der Scanner im zweiten Stock, Raum 2.14.",
+        )
+        .await;
+    worker.abort();
+    customer.close().await;
 }
 
 // ---- chromedriver -----------------------------------------------------------

@@ -29,8 +29,8 @@ impl SmtpServer {
 
     pub fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../mailroom/tests/support/smtp_server.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../mailroom/tests/support/smtp_server.py");
         let mut child = Command::new("python3")
             .arg(script)
             .arg(port.to_string())
@@ -80,4 +80,3 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
-

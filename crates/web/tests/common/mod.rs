@@ -17,6 +17,7 @@ pub struct TestApp {
     pub database_path: std::path::PathBuf,
     pub addr: SocketAddr,
     pub store: Store,
+    pub files: FileStore,
     _dir: tempfile::TempDir,
 }
 
@@ -57,6 +58,7 @@ pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .try_init();
+    ticketwerk_mailroom::install_tls_provider();
     let dir = tempfile::tempdir().unwrap();
     let url = database.unwrap_or_else(|| {
         format!(
@@ -70,7 +72,7 @@ pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp
         insecure_cookies: true,
         ..settings
     };
-    let app = App::new(store.clone(), files, settings).unwrap();
+    let app = App::new(store.clone(), files.clone(), settings).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { ticketwerk_web::serve(listener, app).await.unwrap() });
@@ -78,6 +80,7 @@ pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp
         base: format!("http://{addr}"),
         addr,
         store,
+        files,
         database_path: dir.path().join("ticketwerk.sqlite"),
         _dir: dir,
     }
