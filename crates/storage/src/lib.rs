@@ -10,6 +10,7 @@
 
 mod files;
 mod import;
+mod leases;
 mod masterdata;
 mod persons;
 mod sessions;
