@@ -194,6 +194,8 @@ impl Drop for Dovecot {
 /// and the mail are that user's.
 struct ProcessUsers {
     internal: String,
+    /// The group that service sockets are given to.
+    internal_group: String,
     login: String,
     mail_uid: u32,
     mail_gid: u32,
@@ -211,6 +213,7 @@ impl ProcessUsers {
                 .expect("the user dovecot, which dovecot-imapd creates");
             return Self {
                 internal: "dovecot".into(),
+                internal_group: "dovecot".into(),
                 login: "dovenull".into(),
                 mail_uid: uid,
                 mail_gid: gid,
@@ -218,8 +221,11 @@ impl ProcessUsers {
         }
         let (name, _, _) = passwd_entry(|_, uid| uid == me.uid())
             .unwrap_or_else(|| panic!("no /etc/passwd entry for uid {}", me.uid()));
+        let group = group_name(me.gid())
+            .unwrap_or_else(|| panic!("no /etc/group entry for gid {}", me.gid()));
         Self {
             internal: name.clone(),
+            internal_group: group,
             login: name,
             mail_uid: me.uid(),
             mail_gid: me.gid(),
@@ -236,6 +242,14 @@ fn passwd_entry(wanted: impl Fn(&str, u32) -> bool) -> Option<(String, u32, u32)
         let uid = fields.get(2)?.parse().ok()?;
         let gid = fields.get(3)?.parse().ok()?;
         wanted(name, uid).then(|| (name.to_string(), uid, gid))
+    })
+}
+
+fn group_name(gid: u32) -> Option<String> {
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.get(2)?.parse::<u32>().ok()? == gid).then(|| fields[0].to_string())
     })
 }
 
@@ -259,6 +273,7 @@ listen = 127.0.0.1
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal}
+default_internal_group = {internal_group}
 default_login_user = {login}
 first_valid_uid = 1
 mail_location = maildir:{root}/mail/%u
@@ -270,7 +285,12 @@ userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/mail/%u
 }}
+# No chroot: only root may, and a test server needs no jail.
+service anvil {{
+  chroot =
+}}
 service imap-login {{
+  chroot =
   inet_listener imap {{
     address = 127.0.0.1
     port = {port}
@@ -282,6 +302,7 @@ service imap-login {{
 }}
 "#,
         internal = users.internal,
+        internal_group = users.internal_group,
         login = users.login,
         uid = users.mail_uid,
         gid = users.mail_gid,
