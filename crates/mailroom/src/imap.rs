@@ -212,7 +212,7 @@ impl ImapSettings {
         let url = ImapUrl::parse(url)?;
         let password = password
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| config("imap_url is set, imap_password (TICKETWERK_IMAP_PASSWORD) not"))?
+            .ok_or_else(|| config("no imap_password (TICKETWERK_IMAP_PASSWORD)"))?
             .to_string();
         if poll_secs == 0 {
             return Err(config("imap_poll_secs must be at least 1"));
