@@ -52,8 +52,8 @@ pub enum DeliveryError {
     #[error("temporary failure: {0}")]
     Temporary(String),
     /// The message will never be taken (larger than any limit allows to
-    /// store). An MTA bounces it; the IMAP poller leaves it unmarked for
-    /// a person to look at.
+    /// store). An MTA bounces it; the IMAP poller flags it as refused and
+    /// leaves it in the mailbox for a person to look at.
     #[error("permanent failure: {0}")]
     Permanent(String),
 }

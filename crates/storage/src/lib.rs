@@ -11,6 +11,7 @@
 mod files;
 mod import;
 mod inbound;
+mod leases;
 mod masterdata;
 mod outbox;
 mod persons;
