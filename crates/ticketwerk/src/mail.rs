@@ -68,7 +68,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 fn unhex(text: &str) -> anyhow::Result<Vec<u8>> {
-    if text.len() < 32 || text.len() % 2 != 0 {
+    if text.len() < 32 || !text.len().is_multiple_of(2) {
         anyhow::bail!("the key is not hex of at least 16 bytes");
     }
     (0..text.len())
