@@ -149,7 +149,9 @@ pub fn spawn_server(
     let addr = listener
         .local_addr()
         .context("reading the listen address")?;
-    let app = App::new(store, files, config.web.clone()).context("building the web app")?;
+    let mut settings = config.web.clone();
+    settings.mail = crate::mail::settings(config)?;
+    let app = App::new(store, files, settings).context("building the web app")?;
     let handle = tokio::spawn(ticketwerk_web::serve(listener, app));
     Ok(RunningServer { addr, handle })
 }

@@ -203,6 +203,12 @@ async fn ticket_page(
     let entries = app.store().entries(ticket.id, &kinds).await?;
     let attachments = app.store().attachments(ticket.id, &kinds).await?;
     let systems = app.store().systems_of(ticket.business_partner_id).await?;
+    // Which entries came by mail, and from whom: the desk's to know.
+    let mails = if current.viewer.sees_internal() {
+        app.store().mails_of_ticket(ticket.id).await?
+    } else {
+        Vec::new()
+    };
     // Only kinds the ticket can take now: no solution on an unclassified call.
     let writable: Vec<&str> = current
         .viewer
@@ -246,6 +252,7 @@ async fn ticket_page(
         classify_kinds => ["incident", "service_request"],
         statuses => status_choices(ticket.kind, ticket.status),
         internal_entries => internal_entries,
+        mails => mails,
         open_question => open_question,
         draft => minijinja::context! {
             kind => draft.kind, body => draft.body, error => draft.error,

@@ -17,6 +17,7 @@ pub struct TestApp {
     pub database_path: std::path::PathBuf,
     pub addr: SocketAddr,
     pub store: Store,
+    pub files: FileStore,
     _dir: tempfile::TempDir,
 }
 
@@ -70,7 +71,7 @@ pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp
         insecure_cookies: true,
         ..settings
     };
-    let app = App::new(store.clone(), files, settings).unwrap();
+    let app = App::new(store.clone(), files.clone(), settings).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { ticketwerk_web::serve(listener, app).await.unwrap() });
@@ -78,6 +79,7 @@ pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp
         base: format!("http://{addr}"),
         addr,
         store,
+        files,
         database_path: dir.path().join("ticketwerk.sqlite"),
         _dir: dir,
     }
@@ -91,6 +93,20 @@ pub fn now() -> i64 {
 }
 
 impl TestApp {
+    /// Delivers a raw mail as the MTA pipe door does; the id of the
+    /// newest mail stored.
+    pub async fn deliver_mail(&self, raw: &str) -> Id {
+        let settings = Settings::default().mail;
+        let ingest = ticketwerk_mailroom::ingest::Ingest::new(
+            self.store.clone(),
+            self.files.clone(),
+            settings,
+        );
+        ingest.ingest(raw.as_bytes(), now()).await.unwrap();
+        let mine = self.store.held_mails(None, 1).await.unwrap().items;
+        mine.first().map_or(0, |m| m.id)
+    }
+
     pub async fn business_partner(&self, number: &str, name: &str) -> Id {
         self.store
             .create_business_partner(number, name, now())
