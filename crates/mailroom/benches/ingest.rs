@@ -21,7 +21,10 @@ const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/
 
 async fn fresh() -> (Ingest, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
     let store = Store::open(&url).await.unwrap();
     let own = vec![Email::parse("desk@provider.example").unwrap()];
     let settings = Settings::new(25 * 1024 * 1024, b"bench key".to_vec(), own);
@@ -41,7 +44,11 @@ async fn main() {
     paths.sort();
     let messages: Vec<Vec<u8>> = paths
         .iter()
-        .filter_map(|p| std::fs::read(p).ok().filter(|raw| corpus_files::looks_like_a_message(p, raw)))
+        .filter_map(|p| {
+            std::fs::read(p)
+                .ok()
+                .filter(|raw| corpus_files::looks_like_a_message(p, raw))
+        })
         .collect();
     let bytes: usize = messages.iter().map(Vec::len).sum();
     println!("{} messages, {:.1} MB", messages.len(), bytes as f64 / 1e6);
