@@ -145,6 +145,10 @@ impl Ingest {
         &self.store
     }
 
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// Stores one raw message (see the module documentation), at `now`.
     pub async fn ingest(&self, raw: &[u8], now: Timestamp) -> Result<Delivered, DeliveryError> {
         if raw.len() > self.settings.max_stored_bytes {

@@ -62,6 +62,27 @@ pub enum Command {
     /// Create agents, business partners and persons.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Incoming mail.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Store one message read from stdin, for an MTA to pipe mail into.
+    #[command(
+        long_about = "Store one message read from stdin, for an MTA to pipe mail into \
+        (Postfix: mailbox_command or a pipe transport; Exim: a pipe transport).\n\n\
+        Exit codes: 0 stored, or delivered before (nothing changed); 75 (EX_TEMPFAIL) a \
+        temporary failure such as the database not answering, so the MTA retries later; \
+        65 (EX_DATAERR) the message is larger than twice mail_max_bytes and is never \
+        taken, so the MTA bounces it. Mail that cannot be read, or is over mail_max_bytes, \
+        is stored and held for the desk, not bounced."
+    )]
+    Receive {
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,6 +249,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<ExitWith>().is_some() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(e.downcast_ref::<ExitWith>().map_or(1, |x| x.code))
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -249,7 +274,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             reset,
         } => run_demo(file, &listen, &data_dir, reset).await,
         Command::Admin(command) => run_admin(file, command).await,
+        Command::Mail(MailCommand::Receive { storage }) => {
+            let config = Config::load(file, storage.layer());
+            let (code, message) = crate::mail::receive(config, std::io::stdin().lock()).await;
+            if code == crate::mail::exit::OK {
+                if !message.is_empty() {
+                    eprintln!("{message}");
+                }
+                Ok(())
+            } else {
+                Err(ExitWith { code, message }.into())
+            }
+        }
     }
+}
+
+/// An error that ends the process with a code of its own, for commands an
+/// MTA runs and reads the code of.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitWith {
+    pub code: u8,
+    pub message: String,
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
@@ -344,7 +390,7 @@ async fn run_demo(
     let logins = demo::seed(&store, &files, crate::now())
         .await
         .context("seeding the demo data")?;
-    let server = crate::spawn_server(listener, store.clone(), files, &config)?;
+    let server = crate::spawn_server(listener, store.clone(), files, &config).await?;
     println!("{}", demo_banner(&server.url(), &dir, &logins, &config));
     crate::run_until_stopped(server, store).await
 }

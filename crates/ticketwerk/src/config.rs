@@ -285,6 +285,9 @@ impl Config {
                 .unwrap_or(defaults.session_idle_secs),
             session_max_secs: layer.session_max_secs.unwrap_or(defaults.session_max_secs),
             time_zone: layer.time_zone.unwrap_or(defaults.time_zone),
+            // Filled in when the server starts (`mail::settings`): the key
+            // lives in the data directory, which the configuration only names.
+            mail: defaults.mail,
         };
         check_web(&web)?;
         let mail = resolve_mail(mail_layer, &web, listen, &data_dir)?;

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod mail;
 
 use std::net::SocketAddr;
 
@@ -139,7 +140,7 @@ impl RunningServer {
 
 /// Builds the app on open storage and serves it on `listener` in a
 /// background task.
-pub fn spawn_server(
+pub async fn spawn_server(
     listener: tokio::net::TcpListener,
     store: Store,
     files: FileStore,
@@ -148,7 +149,9 @@ pub fn spawn_server(
     let addr = listener
         .local_addr()
         .context("reading the listen address")?;
-    let app = App::new(store, files, config.web.clone()).context("building the web app")?;
+    let mut settings = config.web.clone();
+    settings.mail = crate::mail::settings(config, crate::mail::message_id_key(&store).await?);
+    let app = App::new(store, files, settings).context("building the web app")?;
     let handle = tokio::spawn(ticketwerk_web::serve(listener, app));
     Ok(RunningServer { addr, handle })
 }
@@ -158,18 +161,46 @@ pub fn spawn_server(
 pub async fn start(config: &Config) -> anyhow::Result<(RunningServer, Store, FileStore)> {
     let (store, files) = open_storage(config).await?;
     let listener = bind(config).await?;
-    let server = spawn_server(listener, store.clone(), files.clone(), config)?;
-    spawn_mail_workers(config, &store).await?;
+    let server = spawn_server(listener, store.clone(), files.clone(), config).await?;
+    spawn_mail_workers(config, &store, &files).await?;
     Ok((server, store, files))
 }
 
-/// Starts sending the outbox when SMTP is configured. The templates are
-/// loaded and checked first, so a broken override stops the start with
-/// its file's name.
-pub async fn spawn_mail_workers(config: &Config, store: &Store) -> anyhow::Result<()> {
+/// Starts polling the mailbox when IMAP is configured and sending the
+/// outbox when SMTP is. The templates are loaded and checked first, so a
+/// broken override stops the start with its file's name.
+pub async fn spawn_mail_workers(
+    config: &Config,
+    store: &Store,
+    files: &FileStore,
+) -> anyhow::Result<()> {
     ticketwerk_mailroom::install_tls_provider();
     let templates = ticketwerk_mail::Templates::load(config.mail.templates_dir.as_deref())
         .context("loading the mail templates")?;
+    if let Some(url) = &config.mail.imap_url {
+        let settings = ticketwerk_mailroom::imap::ImapSettings::new(
+            url,
+            config.mail.imap_password.as_deref(),
+            config.mail.imap_poll_secs,
+        )
+        .with_context(|| format!("invalid IMAP settings for {}", redact(url)))?;
+        let inbox = crate::mail::ingest(config, store.clone(), files.clone()).await?;
+        // Unique per process: the lease says which instance polls.
+        let holder = format!(
+            "{}-{}-{:08x}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "ticketwerk".into()),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        tracing::info!(imap = %redact(url), %holder, "polling the mailbox");
+        tokio::spawn(ticketwerk_mailroom::imap::run(
+            settings,
+            store.clone(),
+            inbox,
+            holder,
+            std::future::pending::<()>(),
+        ));
+    }
     let Some(url) = &config.mail.smtp_url else {
         tracing::info!("no smtp_url: notifications wait in the outbox until SMTP is configured");
         return Ok(());
@@ -183,10 +214,7 @@ pub async fn spawn_mail_workers(config: &Config, store: &Store) -> anyhow::Resul
         own_addresses: own_addresses(config),
         portal_url: config.mail.portal_url.clone(),
         hourly_cap: config.mail.hourly_cap,
-        message_id_key: store
-            .installation_secret(MESSAGE_ID_KEY)
-            .await
-            .context("reading the Message-ID key")?,
+        message_id_key: crate::mail::message_id_key(store).await?,
     };
     let outbox = ticketwerk_mailroom::outbox::Outbox::new(
         store.clone(),

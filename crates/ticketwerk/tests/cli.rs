@@ -675,3 +675,104 @@ async fn import_checks_every_row_and_writes_all_or_nothing() {
     assert_eq!(members[0].unit_name.as_deref(), Some("Sekretariat"));
     store.close().await;
 }
+
+/// Pipes `input` into `ticketwerk mail receive` as an MTA does; returns the
+/// exit code and stderr.
+fn receive(data: &str, input: &[u8], extra: &[(&str, &str)]) -> (Option<i32>, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut cmd = ticketwerk(&["mail", "receive", "--data-dir", data]);
+    for (name, value) in extra {
+        cmd.env(name, value);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_pipe_door_answers_the_mta_with_sysexits_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().to_str().unwrap();
+    ok(&mut ticketwerk(&[
+        "admin",
+        "create-business-partner",
+        "--customer-number",
+        "K-1",
+        "--name",
+        "Acme",
+        "--data-dir",
+        data,
+    ]));
+    ok(ticketwerk(&[
+        "admin",
+        "create-person",
+        "--email",
+        "ben@acme.example",
+        "--name",
+        "Ben Cole",
+        "--business-partner",
+        "K-1",
+        "--password-env",
+        "PW",
+        "--data-dir",
+        data,
+    ])
+    .env("PW", "Kennwort-2026!"));
+    let mail = b"From: ben@acme.example\r\nTo: office@example.com\r\nSubject: Drucker\r\n\
+        Message-ID: <pipe-1@acme.example>\r\n\r\nDer Drucker druckt nicht.\r\n";
+
+    let (code, stderr) = receive(data, mail, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = receive(data, mail, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("delivered before"), "{stderr}");
+    // Not a mail at all: held for the desk, so the MTA is done with it.
+    assert_eq!(receive(data, b"\x00\x01garbage", &[]).0, Some(0));
+
+    let store = open(tmp.path()).await;
+    assert_eq!(store.held_mails(None, 10).await.unwrap().items.len(), 1);
+    let ben = store
+        .viewer_by_email(
+            &Email::parse("ben@acme.example").unwrap(),
+            ticketwerk::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let (scope, status) = ben
+        .catalog(ticketwerk_domain::Catalog::MyOpen, None)
+        .unwrap();
+    let q = TicketQuery {
+        scope,
+        status,
+        sort: SortKey::Number,
+        descending: false,
+        search: None,
+        columns: Default::default(),
+        after: None,
+        limit: 10,
+    };
+    let mine = store.list_tickets(&q).await.unwrap().items;
+    assert_eq!(mine.len(), 1, "one call, however often it was piped");
+    assert_eq!(mine[0].short_text, "Drucker");
+    store.close().await;
+
+    // Larger than twice the limit: never taken, the MTA bounces it.
+    let big = [mail.as_slice(), &[b'x'; 400]].concat();
+    let (code, stderr) = receive(data, &big, &[("TICKETWERK_MAIL_MAX_BYTES", "150")]);
+    assert_eq!(code, Some(65), "{stderr}");
+    // The database does not answer: the MTA keeps the mail and retries.
+    let unreachable = [("TICKETWERK_DATABASE_URL", "postgres://tw@127.0.0.1:1/none")];
+    let (code, stderr) = receive(data, mail, &unreachable);
+    assert_eq!(code, Some(75), "{stderr}");
+}

@@ -12,6 +12,7 @@ mod session;
 
 use std::sync::Arc;
 
+use ticketwerk_mailroom::ingest::{self, Ingest};
 use ticketwerk_storage::{FileStore, Store};
 
 pub use error::WebError;
@@ -55,6 +56,9 @@ pub struct Settings {
     pub session_max_secs: i64,
     /// The time zone times are shown in, e.g. `Europe/Berlin`.
     pub time_zone: String,
+    /// How the desk's "retry" and "accept" read held mail: the same
+    /// settings as the doors mail comes in by.
+    pub mail: ingest::Settings,
 }
 
 impl Default for Settings {
@@ -68,6 +72,13 @@ impl Default for Settings {
             session_idle_secs: 30 * 60,
             session_max_secs: 12 * 60 * 60,
             time_zone: "Europe/Berlin".into(),
+            // A key of this process only: an installation passes its own,
+            // which stays the same across restarts.
+            mail: ingest::Settings::new(
+                50 * 1024 * 1024,
+                rand::random::<[u8; 32]>().to_vec(),
+                Vec::new(),
+            ),
         }
     }
 }
@@ -81,6 +92,7 @@ pub struct App {
 struct Inner {
     store: Store,
     files: FileStore,
+    ingest: Ingest,
     settings: Settings,
     templates: render::Templates,
 }
@@ -90,6 +102,7 @@ impl App {
         let templates = render::Templates::load(&settings)?;
         Ok(Self {
             inner: Arc::new(Inner {
+                ingest: Ingest::new(store.clone(), files.clone(), settings.mail.clone()),
                 store,
                 files,
                 settings,
@@ -104,6 +117,10 @@ impl App {
 
     pub fn files(&self) -> &FileStore {
         &self.inner.files
+    }
+
+    pub fn ingest(&self) -> &Ingest {
+        &self.inner.ingest
     }
 
     pub fn settings(&self) -> &Settings {

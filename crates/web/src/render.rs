@@ -66,6 +66,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/desk_persons.html"),
     ),
     (
+        "desk_mails.html",
+        include_str!("../templates/desk_mails.html"),
+    ),
+    (
+        "desk_mail.html",
+        include_str!("../templates/desk_mail.html"),
+    ),
+    (
         "desk_person.html",
         include_str!("../templates/desk_person.html"),
     ),

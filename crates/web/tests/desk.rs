@@ -348,7 +348,11 @@ async fn customers_find_no_desk_page_even_when_authorised() {
         at: now,
     };
     let unit_input = UnitInput::parse("department", "Einkauf").unwrap();
+    let held = app
+        .deliver_mail("From: x@example.org\r\nSubject: Hallo\r\n\r\nText\r\n")
+        .await;
     let ids = HashMap::from([
+        ("mail", held),
         ("partners", bp),
         ("persons", anna),
         ("contracts", contract.id),

@@ -71,6 +71,8 @@ struct Objects {
     unit: Id,
     contract: Id,
     authorisation: Id,
+    /// A mail held for the desk.
+    mail: Id,
 }
 
 /// May this role see the ticket of this scope? The own ticket was
@@ -158,6 +160,12 @@ fn expect(method: &str, path: &str, role: Role, scope: Scope) -> Expect {
             | "/desk/services/{id}"
             | "/desk/systems/{id}",
         ) => when(role == Role::Agent),
+        // Incoming mail is the desk's alone, whoever sent it.
+        ("GET", "/desk/mail" | "/desk/mail/{id}" | "/desk/mail/{id}/raw")
+        | (
+            "POST",
+            "/desk/mail/{id}/retry" | "/desk/mail/{id}/accept" | "/desk/mail/{id}/discard",
+        ) => when(role == Role::Agent),
         _ => panic!("no decision for {method} {path}: add it to the matrix"),
     }
 }
@@ -184,6 +192,7 @@ fn url(path: &str, o: &Objects) -> String {
         ("/desk/contracts/", o.contract),
         ("/desk/authorisations/", o.authorisation),
         ("/desk/systems/", o.system),
+        ("/desk/mail/", o.mail),
     ]
     .into_iter()
     .find(|(prefix, _)| path.starts_with(prefix))
@@ -342,6 +351,11 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
             name: "Werk Nord".into(),
         };
         let unit = app.store.add_unit(bp, &unit, desk).await.unwrap();
+        let raw = format!(
+            "From: stranger@example.org\r\nSubject: Hallo {bp}\r\n\
+             Message-ID: <held-{bp}@example.org>\r\n\r\nText\r\n"
+        );
+        let mail = app.deliver_mail(&raw).await;
         objects.push(Objects {
             partner: bp,
             ticket,
@@ -352,6 +366,7 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
             unit,
             contract,
             authorisation,
+            mail,
         });
         clients.push(client);
     }

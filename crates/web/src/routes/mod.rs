@@ -79,6 +79,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/desk/services/{id}"),
     ("GET", "/desk/systems/{id}"),
     ("POST", "/desk/systems/{id}"),
+    ("GET", "/desk/mail"),
+    ("GET", "/desk/mail/{id}"),
+    ("GET", "/desk/mail/{id}/raw"),
+    ("POST", "/desk/mail/{id}/retry"),
+    ("POST", "/desk/mail/{id}/accept"),
+    ("POST", "/desk/mail/{id}/discard"),
 ];
 
 pub fn router(app: App) -> Router {
@@ -175,6 +181,12 @@ pub fn router(app: App) -> Router {
             "/desk/systems/{id}",
             get(desk::system).post(desk::update_system),
         )
+        .route("/desk/mail", get(desk::held_mails))
+        .route("/desk/mail/{id}", get(desk::mail))
+        .route("/desk/mail/{id}/raw", get(desk::raw_mail))
+        .route("/desk/mail/{id}/retry", post(desk::retry_mail))
+        .route("/desk/mail/{id}/accept", post(desk::accept_mail))
+        .route("/desk/mail/{id}/discard", post(desk::discard_mail))
         .fallback(|| async { crate::WebError::NotFound })
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(middleware::from_fn(crate::security::same_origin))

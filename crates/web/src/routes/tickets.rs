@@ -203,6 +203,12 @@ async fn ticket_page(
     let entries = app.store().entries(ticket.id, &kinds).await?;
     let attachments = app.store().attachments(ticket.id, &kinds).await?;
     let systems = app.store().systems_of(ticket.business_partner_id).await?;
+    // Which entries came by mail, and from whom: the desk's to know.
+    let incoming = if current.viewer.sees_internal() {
+        app.store().mails_of_ticket(ticket.id).await?
+    } else {
+        Vec::new()
+    };
     // Only kinds the ticket can take now: no solution on an unclassified call.
     let writable: Vec<&str> = current
         .viewer
@@ -235,14 +241,14 @@ async fn ticket_page(
         .may_edit_report(&ticket.parties(), ticket.kind, ticket.status)
         .is_ok();
     // The desk sees what was mailed about the ticket and what became of it.
-    let mails = if current.viewer.may_work_tickets() {
+    let outgoing = if current.viewer.may_work_tickets() {
         mail_rows(app.store().outgoing_mails_of_ticket(ticket.id).await?)
     } else {
         Vec::new()
     };
     let ctx = minijinja::context! { ..current.chrome(app), ..minijinja::context! {
         ticket => ticket,
-        mails => mails,
+        outgoing => outgoing,
         entries => entries,
         attachments => attachments,
         systems => systems,
@@ -253,6 +259,7 @@ async fn ticket_page(
         classify_kinds => ["incident", "service_request"],
         statuses => status_choices(ticket.kind, ticket.status),
         internal_entries => internal_entries,
+        incoming => incoming,
         open_question => open_question,
         draft => minijinja::context! {
             kind => draft.kind, body => draft.body, error => draft.error,

@@ -94,6 +94,20 @@ pub fn now() -> i64 {
 }
 
 impl TestApp {
+    /// Delivers a raw mail as the MTA pipe door does; the id of the
+    /// newest mail stored.
+    pub async fn deliver_mail(&self, raw: &str) -> Id {
+        let settings = Settings::default().mail;
+        let ingest = ticketwerk_mailroom::ingest::Ingest::new(
+            self.store.clone(),
+            self.files.clone(),
+            settings,
+        );
+        ingest.ingest(raw.as_bytes(), now()).await.unwrap();
+        let mine = self.store.held_mails(None, 1).await.unwrap().items;
+        mine.first().map_or(0, |m| m.id)
+    }
+
     pub async fn business_partner(&self, number: &str, name: &str) -> Id {
         self.store
             .create_business_partner(number, name, now())

@@ -13,6 +13,7 @@
 
 mod contracts;
 mod history;
+mod mail;
 mod partners;
 mod persons;
 mod things;
@@ -34,6 +35,10 @@ use ticketwerk_storage::{Change, NamedPage, StorageError};
 
 pub use contracts::{
     add_authorisation, contract, end_authorisation, update_authorisation, update_contract,
+};
+pub use mail::{
+    accept as accept_mail, discard as discard_mail, held as held_mails, mail, raw as raw_mail,
+    retry as retry_mail,
 };
 pub use partners::{
     add_contract, add_service, add_system, add_unit, create_partner, new_partner, partner,

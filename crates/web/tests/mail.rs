@@ -1,0 +1,147 @@
+//! Incoming mail as people see it: the customer's ticket page, the desk's
+//! timeline and the desk's list of held mail with its actions.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{spawn, ticket_number};
+
+#[tokio::test]
+async fn desk_only_mail_never_shows_in_the_portal_but_the_desk_sees_its_sender() {
+    let app = spawn().await;
+    let k1 = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("thomas@example.de", "Thomas Becker", k1).await;
+    app.agent("desk@example.com", "Dana Desk").await;
+    let mut thomas = app.client();
+    thomas.enrol("thomas@example.de").await;
+    let number = ticket_number(&thomas.create_ticket("Drucker", &[]).await);
+
+    // An out-of-office reply of the reporter himself: for the desk only.
+    let auto = format!(
+        "From: thomas@example.de\r\nSubject: Abwesend: [{number}] Drucker\r\n\
+         Auto-Submitted: auto-replied\r\nMessage-ID: <ooo@example.de>\r\n\r\n\
+         Ich bin im Urlaub bis 2026-08-01.\r\n"
+    );
+    app.deliver_mail(&auto).await;
+    // His real answer: a report everyone on the ticket sees.
+    let reply = format!(
+        "From: Thomas Becker <Thomas@Example.de>\r\nSubject: AW: [{number}] Drucker\r\n\
+         Message-ID: <reply@example.de>\r\n\r\nEs ist ein HP LaserJet.\r\n"
+    );
+    app.deliver_mail(&reply).await;
+
+    let page = thomas.get(&format!("/tickets/{number}")).await;
+    assert!(page.contains("Es ist ein HP LaserJet."), "{}", page.body);
+    assert!(
+        !page.contains("Urlaub"),
+        "the auto-reply stays with the desk"
+    );
+    assert!(!page.contains("nur Service Desk"));
+
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let page = dana.get(&format!("/tickets/{number}")).await;
+    assert!(page.contains("Ich bin im Urlaub"));
+    assert!(page.contains("E-Mail (nur Service Desk)"));
+    assert!(page.contains("per E-Mail von thomas@example.de"));
+    let raw_link = page
+        .body
+        .split("href=\"/desk/mail/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let raw = dana.get(&format!("/desk/mail/{raw_link}")).await;
+    assert_eq!(raw.status, 200);
+    assert!(
+        raw.body.starts_with("From: thomas@example.de"),
+        "{}",
+        raw.body
+    );
+    // The customer does not even learn that the raw mail exists.
+    assert_eq!(
+        thomas.get(&format!("/desk/mail/{raw_link}")).await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_desk_accepts_held_mail_as_a_call_or_discards_it() {
+    let app = spawn().await;
+    let k1 = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("thomas@example.de", "Thomas Becker", k1).await;
+    app.agent("desk@example.com", "Dana Desk").await;
+    let held = app
+        .deliver_mail(
+            "From: Eva Neu <eva@privat.example>\r\nSubject: WG: VPN geht nicht\r\n\
+             Message-ID: <vpn@privat.example>\r\n\r\nSeit heute früh.\r\n",
+        )
+        .await;
+    let spam = app
+        .deliver_mail(
+            "From: win@lottery.example\r\nSubject: Gewonnen!\r\n\
+             Message-ID: <spam@lottery.example>\r\n\r\nKlicken Sie hier.\r\n",
+        )
+        .await;
+
+    let mut thomas = app.client();
+    thomas.enrol("thomas@example.de").await;
+    assert_eq!(thomas.get("/desk/mail").await.status, 404);
+    assert_eq!(thomas.get(&format!("/desk/mail/{held}")).await.status, 404);
+
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let list = dana.get("/desk/mail").await;
+    assert!(
+        list.contains("Eva Neu &lt;eva@privat.example&gt;"),
+        "{}",
+        list.body
+    );
+    assert!(list.contains("WG: VPN geht nicht"));
+    assert!(list.contains("Unbekannter Absender"));
+    assert!(list.contains("Gewonnen!"));
+
+    let page = dana.get(&format!("/desk/mail/{held}")).await;
+    let csrf = page.csrf();
+    let refused = dana
+        .post(
+            &format!("/desk/mail/{held}/accept"),
+            &[("csrf", &csrf), ("person", "niemand@example.de")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.contains("Keine aktive Person eines Geschäftspartners"));
+    assert!(
+        refused.contains("value=\"niemand@example.de\""),
+        "what was typed stays"
+    );
+
+    let accepted = dana
+        .post(
+            &format!("/desk/mail/{held}/accept"),
+            &[("csrf", &csrf), ("person", "Thomas@Example.de")],
+        )
+        .await;
+    assert!(
+        accepted.contains("als neuer Call übernommen"),
+        "{}",
+        accepted.body
+    );
+    let mine = thomas.get("/catalog/my-open").await;
+    assert!(mine.contains("VPN geht nicht"), "{}", mine.body);
+    let again = dana
+        .post(
+            &format!("/desk/mail/{held}/accept"),
+            &[("csrf", &csrf), ("person", "thomas@example.de")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "a second click opens nothing");
+
+    let discarded = dana
+        .post(&format!("/desk/mail/{spam}/discard"), &[("csrf", &csrf)])
+        .await;
+    assert!(discarded.contains("verworfen"));
+    let list = dana.get("/desk/mail").await;
+    assert!(!list.contains("Gewonnen!"));
+    assert!(list.contains("Keine E-Mail wartet"));
+}
