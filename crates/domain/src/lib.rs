@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 pub mod email;
 pub mod error;
+pub mod identity;
 pub mod import;
 pub mod mail;
 pub mod masterdata;

@@ -9,6 +9,7 @@
 //! on a lock upgrade.
 
 mod files;
+mod identity;
 mod import;
 mod inbound;
 mod leases;
@@ -28,6 +29,7 @@ use sqlx::{AnyPool, Executor, Row};
 use ticketwerk_domain::DomainError;
 
 pub use files::FileStore;
+pub use identity::{AuditEntry, LinkedIdentity, OidcFlow, StoredPasskey};
 pub use import::ImportReport;
 pub use inbound::{InboundMail, MailOutcome, NewInboundMail, Recorded};
 pub use masterdata::{Change, NamedPage};
