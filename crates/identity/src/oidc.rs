@@ -25,7 +25,7 @@ use tokio::sync::RwLock;
 use url::Url;
 
 /// What an operator configures for one provider.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ProviderConfig {
     /// A short name, used in URLs and stored with each linked identity.
     pub name: String,
@@ -41,6 +41,19 @@ pub struct ProviderConfig {
     pub mfa_acr_values: Vec<String>,
     /// Scopes besides `openid`.
     pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    /// Without the client secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("kind", &self.kind)
+            .field("mfa_acr_values", &self.mfa_acr_values)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a sign-in through a provider failed. `code()` is stable, for the

@@ -49,6 +49,20 @@ fn id_text(id: &CredentialID) -> Result<String, PasskeyError> {
     }
 }
 
+/// The stored credentials that can be read. One that cannot (damaged
+/// data) is left out and logged, so the others keep working.
+fn readable(stored: &[String]) -> impl Iterator<Item = Passkey> + '_ {
+    stored
+        .iter()
+        .filter_map(|c| match serde_json::from_str::<Passkey>(c) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!(error = %e, "a stored passkey is unreadable and left out");
+                None
+            }
+        })
+}
+
 impl Passkeys {
     /// The relying party is the portal as persons reach it: its host is
     /// the RP id and its origin the only origin accepted.
@@ -86,11 +100,7 @@ impl Passkeys {
         display_name: &str,
         existing: &[String],
     ) -> Result<(serde_json::Value, String), PasskeyError> {
-        let exclude = existing
-            .iter()
-            .map(|c| serde_json::from_str::<Passkey>(c).map(|p| p.cred_id().clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(corrupt)?;
+        let exclude = readable(existing).map(|p| p.cred_id().clone()).collect();
         let (options, state) = self
             .webauthn
             .start_passkey_registration(
@@ -129,11 +139,7 @@ impl Passkeys {
         &self,
         credentials: &[String],
     ) -> Result<(serde_json::Value, String), PasskeyError> {
-        let passkeys = credentials
-            .iter()
-            .map(|c| serde_json::from_str::<Passkey>(c))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(corrupt)?;
+        let passkeys: Vec<Passkey> = readable(credentials).collect();
         let (options, state) = self
             .webauthn
             .start_passkey_authentication(&passkeys)
@@ -159,8 +165,7 @@ impl Passkeys {
             .finish_passkey_authentication(&response, &state)
             .map_err(refused)?;
         let used = id_text(result.cred_id())?;
-        for stored in credentials {
-            let mut passkey: Passkey = serde_json::from_str(stored).map_err(corrupt)?;
+        for mut passkey in readable(credentials) {
             if let Some(changed) = passkey.update_credential(&result) {
                 let updated = changed
                     .then(|| serde_json::to_string(&passkey))

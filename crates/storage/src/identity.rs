@@ -118,7 +118,7 @@ impl Store {
         if let Some(row) = existing {
             let found = identity(&row)?;
             if found.person != person {
-                return Err(DomainError::invalid("subject", "identity_taken").into());
+                return Err(DomainError::invalid("subject", "identity.taken").into());
             }
             tx.commit().await.context(c)?;
             return Ok(found);
@@ -333,7 +333,7 @@ impl Store {
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
-                DomainError::invalid("passkey", "passkey_known").into()
+                DomainError::invalid("passkey", "security.passkey_known").into()
             }
             _ => crate::StorageError::Database {
                 context: "storing a passkey",

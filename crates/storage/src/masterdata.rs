@@ -567,6 +567,9 @@ impl Store {
         for statement in [
             "DELETE FROM sessions WHERE person_id = $1",
             "DELETE FROM recovery_codes WHERE person_id = $1",
+            // Starting over means every second factor: a lost phone may
+            // have held the passkeys too.
+            "DELETE FROM passkeys WHERE person_id = $1",
         ] {
             sqlx::query(statement)
                 .bind(id)

@@ -4,6 +4,7 @@
 //! the command line. Every setting is documented in
 //! `ticketwerk.example.toml` at the root of the repository.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
@@ -57,6 +58,34 @@ pub struct Layer {
     pub mail_templates_dir: Option<PathBuf>,
     pub mail_max_bytes: Option<usize>,
     pub mail_hourly_cap: Option<i64>,
+    pub local_sign_in: Option<bool>,
+    /// The file's `[[identity_providers]]`; environment variables cannot
+    /// name providers, only their secrets.
+    pub identity_providers: Option<Vec<ProviderLayer>>,
+    /// `TICKETWERK_OIDC_<NAME>_CLIENT_SECRET` by provider name (upper
+    /// case, `-` as `_`).
+    #[serde(skip)]
+    pub oidc_secrets: BTreeMap<String, String>,
+}
+
+/// One OpenID Connect provider as the file describes it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderLayer {
+    pub name: String,
+    pub label: Option<String>,
+    /// `entra` (Microsoft Entra ID) or `oidc` (any other provider).
+    pub kind: Option<String>,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub allowed_tenants: Vec<String>,
+    #[serde(default)]
+    pub allow_consumer_accounts: bool,
+    #[serde(default)]
+    pub mfa_acr_values: Vec<String>,
+    pub scopes: Option<Vec<String>>,
 }
 
 impl Layer {
@@ -85,6 +114,13 @@ impl Layer {
             mail_templates_dir: over.mail_templates_dir.or(self.mail_templates_dir),
             mail_max_bytes: over.mail_max_bytes.or(self.mail_max_bytes),
             mail_hourly_cap: over.mail_hourly_cap.or(self.mail_hourly_cap),
+            local_sign_in: over.local_sign_in.or(self.local_sign_in),
+            identity_providers: over.identity_providers.or(self.identity_providers),
+            oidc_secrets: {
+                let mut secrets = self.oidc_secrets;
+                secrets.extend(over.oidc_secrets);
+                secrets
+            },
         }
     }
 
@@ -142,7 +178,16 @@ impl Layer {
                 "MAIL_TEMPLATES_DIR" => layer.mail_templates_dir = Some(value.into()),
                 "MAIL_MAX_BYTES" => layer.mail_max_bytes = Some(parse_number(&name, &value)?),
                 "MAIL_HOURLY_CAP" => layer.mail_hourly_cap = Some(parse_number(&name, &value)?),
-                _ => unknown.push(name),
+                "LOCAL_SIGN_IN" => layer.local_sign_in = Some(parse_bool(&name, &value)?),
+                _ => match key
+                    .strip_prefix("OIDC_")
+                    .and_then(|k| k.strip_suffix("_CLIENT_SECRET"))
+                {
+                    Some(provider) if !provider.is_empty() => {
+                        layer.oidc_secrets.insert(provider.to_string(), value);
+                    }
+                    _ => unknown.push(name),
+                },
             }
         }
         Ok((layer, unknown))
@@ -288,9 +333,21 @@ impl Config {
             // Filled in when the server starts (`mail::settings`): the key
             // lives in the data directory, which the configuration only names.
             mail: defaults.mail,
+            portal_url: String::new(),
+            local_sign_in: layer.local_sign_in.unwrap_or(true),
+            identity_providers: identity_providers(
+                layer.identity_providers.unwrap_or_default(),
+                &layer.oidc_secrets,
+            )?,
         };
         check_web(&web)?;
         let mail = resolve_mail(mail_layer, &web, listen, &data_dir)?;
+        // One address of the portal: links in mails, the identity
+        // providers' callbacks and the relying party of passkeys.
+        let web = Settings {
+            portal_url: mail.portal_url.clone(),
+            ..web
+        };
         Ok(Config {
             listen,
             data_dir,
@@ -363,7 +420,86 @@ fn resolve_mail(
     })
 }
 
+/// The identity providers of the file, each checked, with its secret from
+/// the file or the environment.
+fn identity_providers(
+    layers: Vec<ProviderLayer>,
+    secrets: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<ticketwerk_web::IdentityProvider>> {
+    use ticketwerk_domain::identity::ProviderKind;
+    let mut names = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for p in layers {
+        let name = p.name.trim().to_string();
+        let slug = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !slug {
+            bail!("identity provider name {name:?}: use 1 to 32 of a-z, 0-9 and -");
+        }
+        if !names.insert(name.clone()) {
+            bail!("identity provider {name:?} is configured twice");
+        }
+        let issuer = p.issuer.trim().trim_end_matches('/').to_string();
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|l| issuer.starts_with(l));
+        if !issuer.starts_with("https://") && !loopback {
+            bail!("identity provider {name:?}: the issuer must be an https:// URL");
+        }
+        if p.client_id.trim().is_empty() {
+            bail!("identity provider {name:?}: client_id is missing");
+        }
+        let env_name = name.to_uppercase().replace('-', "_");
+        let secret = secrets
+            .get(&env_name)
+            .cloned()
+            .or(p.client_secret)
+            .filter(|s| !s.is_empty())
+            .with_context(|| {
+                format!(
+                    "identity provider {name:?}: no client secret (set \
+                     {ENV_PREFIX}OIDC_{env_name}_CLIENT_SECRET or client_secret)"
+                )
+            })?;
+        let kind = match p.kind.as_deref().unwrap_or("oidc") {
+            "oidc" => ProviderKind::Generic,
+            "entra" => {
+                if p.allowed_tenants.is_empty() && !p.allow_consumer_accounts {
+                    bail!(
+                        "identity provider {name:?}: name the allowed_tenants (tenant ids) \
+                         that may sign in"
+                    );
+                }
+                ProviderKind::Entra {
+                    allowed_tenants: p.allowed_tenants,
+                    allow_consumer_accounts: p.allow_consumer_accounts,
+                }
+            }
+            other => bail!("identity provider {name:?}: kind {other:?} (use entra or oidc)"),
+        };
+        out.push(ticketwerk_web::IdentityProvider {
+            label: p.label.unwrap_or_else(|| name.clone()),
+            name,
+            issuer,
+            client_id: p.client_id.trim().to_string(),
+            client_secret: secret,
+            kind,
+            mfa_acr_values: p.mfa_acr_values,
+            scopes: p
+                .scopes
+                .unwrap_or_else(|| vec!["email".to_string(), "profile".to_string()]),
+        });
+    }
+    Ok(out)
+}
+
 fn check_web(web: &Settings) -> anyhow::Result<()> {
+    if !web.local_sign_in && web.identity_providers.is_empty() {
+        bail!("local_sign_in = false needs at least one identity provider to sign in with");
+    }
     if web.provider_name.trim().is_empty() {
         bail!("provider_name must not be empty");
     }

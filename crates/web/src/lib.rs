@@ -12,10 +12,12 @@ mod session;
 
 use std::sync::Arc;
 
+use ticketwerk_identity::{OidcProvider, Passkeys, ProviderConfig};
 use ticketwerk_mailroom::ingest::{self, Ingest};
 use ticketwerk_storage::{FileStore, Store};
 
 pub use error::WebError;
+pub use ticketwerk_identity::ProviderConfig as IdentityProvider;
 
 /// A ticket status as a person reads it in `lang`, for mails.
 pub fn status_label(
@@ -59,6 +61,14 @@ pub struct Settings {
     /// How the desk's "retry" and "accept" read held mail: the same
     /// settings as the doors mail comes in by.
     pub mail: ingest::Settings,
+    /// The portal as persons reach it: the base of the identity
+    /// providers' callbacks and the relying party of passkeys.
+    pub portal_url: String,
+    /// The portal's own password form. Off when every person signs in
+    /// through an identity provider.
+    pub local_sign_in: bool,
+    /// The OpenID Connect providers offered on the sign-in page.
+    pub identity_providers: Vec<ProviderConfig>,
 }
 
 impl Default for Settings {
@@ -79,6 +89,9 @@ impl Default for Settings {
                 rand::random::<[u8; 32]>().to_vec(),
                 Vec::new(),
             ),
+            portal_url: "http://localhost:8080".into(),
+            local_sign_in: true,
+            identity_providers: Vec::new(),
         }
     }
 }
@@ -95,11 +108,31 @@ struct Inner {
     ingest: Ingest,
     settings: Settings,
     templates: render::Templates,
+    providers: Vec<OidcProvider>,
+    /// None when the portal is not at a domain name, where browsers
+    /// refuse passkeys.
+    passkeys: Option<Passkeys>,
 }
 
 impl App {
     pub fn new(store: Store, files: FileStore, settings: Settings) -> anyhow::Result<Self> {
         let templates = render::Templates::load(&settings)?;
+        let portal = settings.portal_url.trim_end_matches('/');
+        let providers = settings
+            .identity_providers
+            .iter()
+            .map(|c| {
+                let callback = format!("{portal}/login/oidc/{}/callback", c.name);
+                OidcProvider::new(c.clone(), &callback)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let passkeys = match Passkeys::new(&settings.portal_url, &settings.provider_name) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "passkeys are not offered");
+                None
+            }
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 ingest: Ingest::new(store.clone(), files.clone(), settings.mail.clone()),
@@ -107,8 +140,26 @@ impl App {
                 files,
                 settings,
                 templates,
+                providers,
+                passkeys,
             }),
         })
+    }
+
+    /// The identity provider of this name, if one is configured.
+    pub(crate) fn provider(&self, name: &str) -> Option<&OidcProvider> {
+        self.inner
+            .providers
+            .iter()
+            .find(|p| p.config().name == name)
+    }
+
+    pub(crate) fn providers(&self) -> &[OidcProvider] {
+        &self.inner.providers
+    }
+
+    pub(crate) fn passkeys(&self) -> Option<&Passkeys> {
+        self.inner.passkeys.as_ref()
     }
 
     pub fn store(&self) -> &Store {

@@ -78,6 +78,15 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/desk_person.html"),
     ),
     (
+        "desk_audit.html",
+        include_str!("../templates/desk_audit.html"),
+    ),
+    ("security.html", include_str!("../templates/security.html")),
+    (
+        "no_access.html",
+        include_str!("../templates/no_access.html"),
+    ),
+    (
         "desk_password.html",
         include_str!("../templates/desk_password.html"),
     ),

@@ -186,3 +186,116 @@ document.addEventListener("DOMContentLoaded", () => {
     if (clear) clear.addEventListener("click", (e) => { e.preventDefault(); setValue(fieldset, null); if (open) open.focus(); });
   });
 });
+
+// Passkeys (WebAuthn): registering one on the security page, and using
+// one as the second factor. The server's options come as JSON with
+// base64url fields; the browser wants ArrayBuffers, and the answer goes
+// back as JSON with base64url fields again.
+(() => {
+  const fromB64 = (s) => {
+    const b64 = s.replace(/-/g, "+").replace(/_/g, "/");
+    const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0)).buffer;
+  };
+  const toB64 = (buf) => {
+    const bytes = new Uint8Array(buf);
+    let bin = "";
+    bytes.forEach((b) => { bin += String.fromCharCode(b); });
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  };
+  const post = async (url, fields) => {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Accept": "application/json" },
+      body: new URLSearchParams(fields),
+    });
+    let body = {};
+    try { body = await response.json(); } catch (_) { body = {}; }
+    return { ok: response.ok, body };
+  };
+  const show = (el, text) => { el.textContent = text; el.hidden = false; };
+  const supported = () => window.PublicKeyCredential && navigator.credentials;
+
+  async function register(form) {
+    const error = form.querySelector("#passkey-error");
+    error.hidden = true;
+    const name = form.querySelector("input[name=name]").value.trim();
+    const csrf = form.dataset.csrf;
+    const start = await post(form.dataset.start, { csrf });
+    if (!start.ok) { show(error, start.body.error || form.dataset.failed || ""); return; }
+    const options = start.body.publicKey;
+    options.challenge = fromB64(options.challenge);
+    options.user.id = fromB64(options.user.id);
+    (options.excludeCredentials || []).forEach((c) => { c.id = fromB64(c.id); });
+    let credential;
+    try {
+      credential = await navigator.credentials.create({ publicKey: options });
+    } catch (e) {
+      show(error, e.message);
+      return;
+    }
+    const answer = {
+      id: credential.id,
+      rawId: toB64(credential.rawId),
+      type: credential.type,
+      extensions: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+      response: {
+        attestationObject: toB64(credential.response.attestationObject),
+        clientDataJSON: toB64(credential.response.clientDataJSON),
+        transports: credential.response.getTransports ? credential.response.getTransports() : [],
+      },
+    };
+    const done = await post(form.dataset.finish, { csrf, name, credential: JSON.stringify(answer) });
+    if (done.body.redirect) { window.location.href = done.body.redirect; return; }
+    show(error, done.body.error || "");
+  }
+
+  async function signIn(box) {
+    const error = box.querySelector("#passkey-error");
+    error.hidden = true;
+    const csrf = box.dataset.csrf;
+    const start = await post(box.dataset.start, { csrf });
+    if (start.body.redirect) { window.location.href = start.body.redirect; return; }
+    if (!start.ok) { show(error, start.body.error || ""); return; }
+    const options = start.body.publicKey;
+    options.challenge = fromB64(options.challenge);
+    (options.allowCredentials || []).forEach((c) => { c.id = fromB64(c.id); });
+    let assertion;
+    try {
+      assertion = await navigator.credentials.get({ publicKey: options });
+    } catch (e) {
+      show(error, e.message);
+      return;
+    }
+    const answer = {
+      id: assertion.id,
+      rawId: toB64(assertion.rawId),
+      type: assertion.type,
+      extensions: assertion.getClientExtensionResults ? assertion.getClientExtensionResults() : {},
+      response: {
+        authenticatorData: toB64(assertion.response.authenticatorData),
+        clientDataJSON: toB64(assertion.response.clientDataJSON),
+        signature: toB64(assertion.response.signature),
+        userHandle: assertion.response.userHandle ? toB64(assertion.response.userHandle) : null,
+      },
+    };
+    const done = await post(box.dataset.finish, { csrf, credential: JSON.stringify(answer) });
+    if (done.body.redirect) { window.location.href = done.body.redirect; return; }
+    show(error, done.body.error || "");
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    if (!supported()) return;
+    const form = document.getElementById("passkey-register");
+    if (form) {
+      form.hidden = false;
+      form.addEventListener("submit", (e) => { e.preventDefault(); register(form); });
+    }
+    const box = document.getElementById("passkey-sign-in");
+    if (box) {
+      box.hidden = false;
+      box.querySelector("#use-passkey").addEventListener("click", () => signIn(box));
+    }
+  });
+})();

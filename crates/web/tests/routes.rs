@@ -73,6 +73,11 @@ struct Objects {
     authorisation: Id,
     /// A mail held for the desk.
     mail: Id,
+    /// The person's passkey, and two identities: one for the person's
+    /// own security page, one for the desk's person page.
+    passkey: Id,
+    identity: Id,
+    desk_identity: Id,
 }
 
 /// May this role see the ticket of this scope? The own ticket was
@@ -99,7 +104,28 @@ fn expect(method: &str, path: &str, role: Role, scope: Scope) -> Expect {
         | ("POST", "/login") => Open,
         // The later steps of signing in exist only during a sign-in, and
         // signing out ends at the sign-in page.
-        ("GET" | "POST", "/login/second-factor" | "/login/enrol") | ("POST", "/logout") => SignIn,
+        ("GET" | "POST", "/login/second-factor" | "/login/enrol")
+        | ("POST", "/login/passkey/start" | "/login/passkey/finish")
+        | ("POST", "/logout") => SignIn,
+        // Starting a sign-in at a provider carries the sign-in form's own
+        // token (refused here); the callback of a provider that is not
+        // configured does not exist.
+        ("POST", "/login/oidc/{provider}") => Open,
+        ("GET", "/login/oidc/{provider}/callback") => Hidden,
+        // One's own security page: factors and links of oneself only.
+        ("GET" | "POST", "/account/authenticator")
+        | ("GET", "/account/security")
+        | ("POST", "/account/recovery-codes")
+        | ("POST", "/account/passkeys/start" | "/account/passkeys/finish") => signed_in(Open),
+        // The own scope's passkey and identity are the end user's.
+        (
+            "POST",
+            "/account/passkeys/{id}"
+            | "/account/passkeys/{id}/delete"
+            | "/account/identities/{id}/delete",
+        ) => when(role == Role::EndUser && scope == Scope::Own),
+        // Linking needs an invitation to a configured provider.
+        ("POST", "/account/identities/link/{provider}") => when(false),
         ("GET", "/") => signed_in(Open),
         // Catalogs: "own" is K-1's business partner list, "other" K-3's.
         ("GET", "/catalog/{name}") => when(role == Role::Authorised && scope == Scope::Own),
@@ -153,6 +179,9 @@ fn expect(method: &str, path: &str, role: Role, scope: Scope) -> Expect {
             | "/desk/persons/{id}/memberships"
             | "/desk/persons/{id}/memberships/{partner}/delete"
             | "/desk/persons/{id}/password"
+            | "/desk/persons/{id}/identities"
+            | "/desk/persons/{id}/identities/{identity}/delete"
+            | "/desk/persons/{id}/invitations"
             | "/desk/contracts/{id}"
             | "/desk/contracts/{id}/authorisations"
             | "/desk/authorisations/{id}"
@@ -161,7 +190,7 @@ fn expect(method: &str, path: &str, role: Role, scope: Scope) -> Expect {
             | "/desk/systems/{id}",
         ) => when(role == Role::Agent),
         // Incoming mail is the desk's alone, whoever sent it.
-        ("GET", "/desk/mail" | "/desk/mail/{id}" | "/desk/mail/{id}/raw")
+        ("GET", "/desk/mail" | "/desk/mail/{id}" | "/desk/mail/{id}/raw" | "/desk/audit")
         | (
             "POST",
             "/desk/mail/{id}/retry" | "/desk/mail/{id}/accept" | "/desk/mail/{id}/discard",
@@ -193,6 +222,8 @@ fn url(path: &str, o: &Objects) -> String {
         ("/desk/authorisations/", o.authorisation),
         ("/desk/systems/", o.system),
         ("/desk/mail/", o.mail),
+        ("/account/passkeys/", o.passkey),
+        ("/account/identities/", o.identity),
     ]
     .into_iter()
     .find(|(prefix, _)| path.starts_with(prefix))
@@ -200,6 +231,7 @@ fn url(path: &str, o: &Objects) -> String {
     url = url
         .replace("{id}", &id.to_string())
         .replace("{unit}", &o.unit.to_string())
+        .replace("{identity}", &o.desk_identity.to_string())
         .replace("{partner}", &o.partner.to_string());
     if path == "/pickers/{kind}" {
         url.push_str(&format!("?mode=someone&bp={}", o.partner));
@@ -356,6 +388,23 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
              Message-ID: <held-{bp}@example.org>\r\n\r\nText\r\n"
         );
         let mail = app.deliver_mail(&raw).await;
+        let passkey = app
+            .store
+            .add_passkey(person, "Laptop", &format!("cred-{bp}"), "{}", now())
+            .await
+            .unwrap();
+        let link = |subject: String| {
+            let store = app.store.clone();
+            async move {
+                store
+                    .link_identity(person, "idp", &subject, "", None, now())
+                    .await
+                    .unwrap()
+                    .id
+            }
+        };
+        let identity = link(format!("own-{bp}")).await;
+        let desk_identity = link(format!("desk-{bp}")).await;
         objects.push(Objects {
             partner: bp,
             ticket,
@@ -367,6 +416,9 @@ async fn setup(app: &TestApp) -> (Objects, Objects, Client) {
             contract,
             authorisation,
             mail,
+            passkey,
+            identity,
+            desk_identity,
         });
         clients.push(client);
     }

@@ -32,20 +32,25 @@ pub struct LoginForm {
 #[derive(serde::Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
-    code: String,
+    pub(crate) code: String,
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// Records a security event in the audit log and the structured log.
-async fn security_event(app: &App, person: Option<Id>, event: &'static str, detail: &str) {
+pub(crate) async fn security_event(
+    app: &App,
+    person: Option<Id>,
+    event: &'static str,
+    detail: &str,
+) {
     tracing::info!(target: "security", event, person, detail);
     if let Err(e) = app.store().audit(now(), person, event, detail).await {
         tracing::error!(error = ?e, event, "writing the audit log failed");
     }
 }
 
-fn login_form(
+pub(crate) fn login_form(
     app: &App,
     lang: Lang,
     email: &str,
@@ -53,10 +58,20 @@ fn login_form(
     status: StatusCode,
 ) -> Response {
     let token = auth::new_token();
+    let providers: Vec<minijinja::Value> = app
+        .providers()
+        .iter()
+        .map(|p| {
+            let c = p.config();
+            minijinja::context! { name => c.name, label => c.label }
+        })
+        .collect();
     let ctx = minijinja::context! { ..app.chrome(lang), ..minijinja::context! {
         login_csrf => token,
         email => email,
         error => error,
+        providers => providers,
+        local => app.settings().local_sign_in,
     }};
     let mut page = app.page("login.html", ctx);
     *page.status_mut() = status;
@@ -85,6 +100,10 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     session::check_login_csrf(&headers, &form.csrf)?;
+    // Without the password form there is no password sign-in either.
+    if !app.settings().local_sign_in {
+        return Err(WebError::NotFound);
+    }
     let lang = request_lang(&headers);
     let now = now();
     let address_key = format!("address:{}", peer.ip());
@@ -141,19 +160,32 @@ pub async fn login(
         ));
     };
     store.clear_failures(&pair_key).await?;
-    let (stage, next) = if c.totp_secret.is_some() {
-        (SessionStage::SecondFactor, "/login/second-factor")
-    } else {
-        (SessionStage::Enrol, "/login/enrol")
-    };
-    let cookie = session::begin(&app, &headers, c.person.id, stage).await?;
     security_event(&app, Some(c.person.id), "password_accepted", "").await;
-    let mut response = Redirect::to(next).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
+    let mut response = second_step(&app, &headers, &c).await?;
     response.headers_mut().append(
         header::SET_COOKIE,
         session::clear_cookie(&app, LOGIN_CSRF_COOKIE),
     );
+    Ok(response)
+}
+
+/// After the first factor (a password, or a provider's sign-in that
+/// proved no second one): a pending session at the second step, or at
+/// enrolment for a person who has no second factor yet.
+pub(crate) async fn second_step(
+    app: &App,
+    headers: &HeaderMap,
+    c: &Credentials,
+) -> Result<Response, WebError> {
+    let has_passkey = !app.store().passkeys_of(c.person.id).await?.is_empty();
+    let (stage, next) = if c.totp_secret.is_some() || has_passkey {
+        (SessionStage::SecondFactor, "/login/second-factor")
+    } else {
+        (SessionStage::Enrol, "/login/enrol")
+    };
+    let cookie = session::begin(app, headers, c.person.id, stage).await?;
+    let mut response = Redirect::to(next).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
@@ -172,21 +204,37 @@ fn code_page(
     page
 }
 
-pub async fn second_factor_page(State(app): State<App>, pending: Pending) -> Response {
+pub async fn second_factor_page(
+    State(app): State<App>,
+    pending: Pending,
+) -> Result<Response, WebError> {
     if pending.session.stage != SessionStage::SecondFactor {
-        return Redirect::to("/login/enrol").into_response();
+        return Ok(Redirect::to("/login/enrol").into_response());
     }
-    code_page(
+    let extra = second_factor_context(&app, pending.session.person).await?;
+    Ok(code_page(
         &app,
         &pending,
         "second_factor.html",
-        minijinja::context! {},
+        extra,
         StatusCode::OK,
-    )
+    ))
+}
+
+/// Which second factors the page offers: the app's code (and recovery
+/// codes) when the person has the app, a passkey when they have one.
+async fn second_factor_context(app: &App, person: Id) -> Result<minijinja::Value, WebError> {
+    let store = app.store();
+    let totp = store
+        .credentials_by_id(person)
+        .await?
+        .is_some_and(|c| c.totp_secret.is_some());
+    let passkey = app.passkeys().is_some() && !store.passkeys_of(person).await?.is_empty();
+    Ok(minijinja::context! { totp => totp, passkey => passkey })
 }
 
 /// A wrong second factor: counted on the pending session; the fifth ends it.
-async fn wrong_code(
+pub(crate) async fn wrong_code(
     app: &App,
     pending: &Pending,
     headers: &HeaderMap,
@@ -232,13 +280,13 @@ async fn wrong_code(
     ))
 }
 
-fn second_factor_key(person: Id) -> String {
+pub(crate) fn second_factor_key(person: Id) -> String {
     format!("second-factor:{person}")
 }
 
 /// Ends a pending sign-in whose person has had too many wrong second
 /// factors lately, whichever sign-in they came from.
-async fn second_factor_blocked(
+pub(crate) async fn second_factor_blocked(
     app: &App,
     pending: &Pending,
     headers: &HeaderMap,
@@ -264,7 +312,7 @@ async fn second_factor_blocked(
 
 /// Ends a pending sign-in: the session goes, the event is recorded, and
 /// the person is back at the sign-in form with the reason.
-async fn end_pending(
+pub(crate) async fn end_pending(
     app: &App,
     pending: &Pending,
     headers: &HeaderMap,
@@ -285,7 +333,7 @@ async fn end_pending(
 }
 
 /// Both factors done: a new session token at full stage.
-async fn complete(
+pub(crate) async fn complete(
     app: &App,
     headers: &HeaderMap,
     person: Id,
@@ -301,7 +349,7 @@ async fn complete(
 /// The checks before a second factor is looked at, the same for a code
 /// and for enrolment: the form's token, the right step (else to it), the
 /// per-person limit. Then the person's credentials, or the response to give.
-async fn pending_step(
+pub(crate) async fn pending_step(
     app: &App,
     pending: &Pending,
     headers: &HeaderMap,
@@ -338,13 +386,14 @@ pub async fn second_factor(
         Err(response) => return Ok(response),
     };
     let person = pending.session.person;
-    let secret = c
-        .totp_secret
-        .as_deref()
-        .and_then(TotpSecret::from_base32)
-        .ok_or(WebError::SignIn)?;
+    let secret = c.totp_secret.as_deref().and_then(TotpSecret::from_base32);
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut recovered = false;
     let accepted = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        let Some(secret) = secret else {
+            let extra = second_factor_context(&app, person).await?;
+            return wrong_code(&app, &pending, &headers, "second_factor.html", extra).await;
+        };
         match secret.verify(&code, now(), c.totp_last_step) {
             Ok(step) => app.store().claim_totp_step(person, step).await?,
             Err(auth::TotpRefusal::Replayed) => {
@@ -359,28 +408,36 @@ pub async fn second_factor(
             .use_recovery_code(person, &auth::hash_recovery_code(&code), now())
             .await?;
         if used {
-            security_event(&app, Some(person), "recovery_code_used", "").await;
+            let left = app.store().unused_recovery_codes(person).await?;
+            security_event(
+                &app,
+                Some(person),
+                "recovery_code_used",
+                &format!("left={left}"),
+            )
+            .await;
+            recovered = true;
         }
         used
     };
     if !accepted {
-        return wrong_code(
-            &app,
-            &pending,
-            &headers,
-            "second_factor.html",
-            minijinja::context! {},
-        )
-        .await;
+        let extra = second_factor_context(&app, person).await?;
+        return wrong_code(&app, &pending, &headers, "second_factor.html", extra).await;
     }
     let cookie = complete(&app, &headers, person).await?;
-    let mut response = Redirect::to("/").into_response();
+    // After a recovery code: what to do next, on the security page.
+    let next = if recovered {
+        "/account/security?recovered=1"
+    } else {
+        "/"
+    };
+    let mut response = Redirect::to(next).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
 /// The enrolment page: a QR code of the secret and the secret as text.
-async fn enrol_context(app: &App, person: Id) -> Result<minijinja::Value, WebError> {
+pub(crate) async fn enrol_context(app: &App, person: Id) -> Result<minijinja::Value, WebError> {
     let c = app
         .store()
         .credentials_by_id(person)

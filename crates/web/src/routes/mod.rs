@@ -1,9 +1,12 @@
 //! The router: every route of the product in one list.
 
+mod account;
 mod auth;
 mod desk;
 mod health;
 mod import;
+mod oidc;
+mod passkeys;
 mod portal;
 mod report;
 mod services;
@@ -29,6 +32,20 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/login/second-factor"),
     ("GET", "/login/enrol"),
     ("POST", "/login/enrol"),
+    ("POST", "/login/oidc/{provider}"),
+    ("GET", "/login/oidc/{provider}/callback"),
+    ("POST", "/login/passkey/start"),
+    ("POST", "/login/passkey/finish"),
+    ("GET", "/account/security"),
+    ("POST", "/account/passkeys/start"),
+    ("POST", "/account/passkeys/finish"),
+    ("POST", "/account/passkeys/{id}"),
+    ("POST", "/account/passkeys/{id}/delete"),
+    ("POST", "/account/identities/{id}/delete"),
+    ("POST", "/account/identities/link/{provider}"),
+    ("POST", "/account/recovery-codes"),
+    ("GET", "/account/authenticator"),
+    ("POST", "/account/authenticator"),
     ("POST", "/logout"),
     ("GET", "/language/{lang}"),
     ("GET", "/privacy"),
@@ -70,6 +87,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/desk/persons/{id}/memberships"),
     ("POST", "/desk/persons/{id}/memberships/{partner}/delete"),
     ("POST", "/desk/persons/{id}/password"),
+    ("POST", "/desk/persons/{id}/identities"),
+    ("POST", "/desk/persons/{id}/identities/{identity}/delete"),
+    ("POST", "/desk/persons/{id}/invitations"),
+    ("GET", "/desk/audit"),
     ("GET", "/desk/contracts/{id}"),
     ("POST", "/desk/contracts/{id}"),
     ("POST", "/desk/contracts/{id}/authorisations"),
@@ -100,6 +121,28 @@ pub fn router(app: App) -> Router {
             get(auth::second_factor_page).post(auth::second_factor),
         )
         .route("/login/enrol", get(auth::enrol_page).post(auth::enrol))
+        .route("/login/oidc/{provider}", post(oidc::start))
+        .route("/login/oidc/{provider}/callback", get(oidc::callback))
+        .route("/login/passkey/start", post(passkeys::sign_in_start))
+        .route("/login/passkey/finish", post(passkeys::sign_in_finish))
+        .route("/account/security", get(account::page))
+        .route("/account/passkeys/start", post(passkeys::register_start))
+        .route("/account/passkeys/finish", post(passkeys::register_finish))
+        .route("/account/passkeys/{id}", post(account::rename_passkey))
+        .route(
+            "/account/passkeys/{id}/delete",
+            post(account::remove_passkey),
+        )
+        .route(
+            "/account/identities/{id}/delete",
+            post(account::unlink_identity),
+        )
+        .route("/account/identities/link/{provider}", post(oidc::link))
+        .route("/account/recovery-codes", post(account::new_recovery_codes))
+        .route(
+            "/account/authenticator",
+            get(account::authenticator_page).post(account::replace_authenticator),
+        )
         .route("/logout", post(auth::logout))
         .route("/language/{lang}", get(portal::language))
         .route("/privacy", get(portal::privacy))
@@ -157,6 +200,16 @@ pub fn router(app: App) -> Router {
             post(desk::leave),
         )
         .route("/desk/persons/{id}/password", post(desk::reset_sign_in))
+        .route("/desk/persons/{id}/identities", post(desk::link_identity))
+        .route(
+            "/desk/persons/{id}/identities/{identity}/delete",
+            post(desk::unlink_identity),
+        )
+        .route(
+            "/desk/persons/{id}/invitations",
+            post(desk::invite_identity),
+        )
+        .route("/desk/audit", get(desk::audit))
         .route(
             "/desk/contracts/{id}",
             get(desk::contract).post(desk::update_contract),

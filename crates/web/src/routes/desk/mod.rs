@@ -13,6 +13,7 @@
 
 mod contracts;
 mod history;
+mod identities;
 mod mail;
 mod partners;
 mod persons;
@@ -35,6 +36,9 @@ use ticketwerk_storage::{Change, NamedPage, StorageError};
 
 pub use contracts::{
     add_authorisation, contract, end_authorisation, update_authorisation, update_contract,
+};
+pub use identities::{
+    audit, invite as invite_identity, link as link_identity, unlink as unlink_identity,
 };
 pub use mail::{
     accept as accept_mail, discard as discard_mail, held as held_mails, mail, raw as raw_mail,

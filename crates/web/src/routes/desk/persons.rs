@@ -86,7 +86,7 @@ impl From<&Person> for PersonForm {
 }
 
 /// The person form's page, for a new person (`None`) or one stored.
-async fn person_page(
+pub(super) async fn person_page(
     app: &App,
     desk: &Desk,
     person: Option<Person>,
@@ -106,6 +106,12 @@ async fn person_page(
     forms
         .entry("membership".to_string())
         .or_insert_with(|| FormView::new("membership-"));
+    forms
+        .entry("identity".to_string())
+        .or_insert_with(|| FormView::new("identity-"));
+    forms
+        .entry("invite".to_string())
+        .or_insert_with(|| FormView::new("invite-"));
     let languages = coded(desk.lang, "md.language", Language::ALL, Language::code);
     let Some(person) = person else {
         let ctx = minijinja::context! { languages => languages };
@@ -113,12 +119,14 @@ async fn person_page(
     };
     let store = app.store();
     let entries = store.history_of_person(person.id, HISTORY).await?;
+    let sign_in = super::identities::context(app, &person).await?;
     let ctx = minijinja::context! {
         memberships => store.memberships_of(person.id, now()).await?,
         history => history::shown(app, desk.lang, entries).await?,
         person => person,
         languages => languages,
         notice => notice,
+        ..sign_in
     };
     Ok(desk.page(app, "desk_person.html", &forms, ctx))
 }
