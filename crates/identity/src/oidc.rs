@@ -20,7 +20,9 @@ use openidconnect::{
     SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
-use ticketwerk_domain::identity::{ProviderKind, ProviderPolicy, VerifiedClaims};
+use ticketwerk_domain::identity::{
+    ProviderKind, ProviderPolicy, TENANT_PLACEHOLDER, VerifiedClaims,
+};
 use tokio::sync::RwLock;
 use url::Url;
 
@@ -205,9 +207,18 @@ impl OidcProvider {
         let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
             .map_err(|e| OidcError::Metadata(format!("{url}: {e}")))?;
         let named = metadata.issuer().as_str().trim_end_matches('/');
+        // Entra ID's multi-tenant endpoints (`organizations`, `common`)
+        // name `{tenantid}` on the same host instead of themselves.
+        let same_origin = |a: &str, b: &str| {
+            let origin = |u: &str| Url::parse(u).ok().map(|u| u.origin());
+            origin(a).is_some() && origin(a) == origin(b)
+        };
         let fits = match self.config.kind {
             ProviderKind::Generic => named == issuer,
-            ProviderKind::Entra { .. } => named.starts_with("https://") || named == issuer,
+            ProviderKind::Entra { .. } => {
+                named == issuer
+                    || (named.contains(TENANT_PLACEHOLDER) && same_origin(named, issuer))
+            }
         };
         if !fits {
             return Err(OidcError::Metadata(format!(

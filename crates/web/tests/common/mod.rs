@@ -2,6 +2,8 @@
 //! a fresh database, and a client that signs in like a person does.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod oidc;
+
 use std::net::SocketAddr;
 
 use ticketwerk_domain::auth::{TotpSecret, hash_password};
@@ -50,6 +52,16 @@ pub async fn spawn() -> TestApp {
 
 /// Starts the server on SQLite, or on the given database URL.
 pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp {
+    spawn_on(None, database, settings).await
+}
+
+/// Starts the server on a listener bound before, for settings that must
+/// know the server's address (an identity provider's callback).
+pub async fn spawn_on(
+    listener: Option<tokio::net::TcpListener>,
+    database: Option<String>,
+    settings: Settings,
+) -> TestApp {
     // Server logs show with a failing test's output; RUST_LOG filters them.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -73,7 +85,10 @@ pub async fn spawn_with(database: Option<String>, settings: Settings) -> TestApp
         ..settings
     };
     let app = App::new(store.clone(), files.clone(), settings).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = match listener {
+        Some(l) => l,
+        None => tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    };
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { ticketwerk_web::serve(listener, app).await.unwrap() });
     TestApp {
@@ -169,6 +184,7 @@ pub struct Client {
     pub secret: Option<TotpSecret>,
 }
 
+#[derive(Debug)]
 pub struct Page {
     pub status: u16,
     pub url: String,
@@ -334,4 +350,94 @@ async fn page(r: reqwest::Response) -> Page {
 /// The ticket number shown on a ticket page.
 pub fn ticket_number(page: &Page) -> String {
     element_text(&page.body, "ticket-number").expect("a ticket page")
+}
+
+/// An absolute URL from a redirect's `Location`, against `base`.
+fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_string();
+    }
+    let origin = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+    format!("{origin}{location}")
+}
+
+fn location(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(|l| absolute(r.url().as_str(), l))
+}
+
+impl Client {
+    /// Starts a sign-in at a provider from the sign-in page: the URL the
+    /// portal sends the browser to, or the page it answered instead.
+    pub async fn oidc_start(&self, provider: &str) -> Result<String, Page> {
+        let login = self.get("/login").await;
+        let csrf = field_value(&login.body, "csrf").unwrap();
+        let r = self
+            .raw
+            .post(format!("{}/login/oidc/{provider}", self.base))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        match location(&r) {
+            Some(url) => Ok(url),
+            None => Err(page(r).await),
+        }
+    }
+
+    /// Signs in at the provider as `account` (with a second factor or
+    /// not), from `url` on, until the provider sends the browser back:
+    /// the callback URL, not yet visited.
+    pub async fn at_provider(&self, mut url: String, account: &str, mfa: bool) -> String {
+        for _ in 0..10 {
+            if url.starts_with(&self.base) {
+                return url;
+            }
+            let r = self.raw.get(&url).send().await.unwrap();
+            if let Some(next) = location(&r) {
+                url = next;
+                continue;
+            }
+            assert_eq!(r.status(), 200, "the provider at {url}");
+            let at = r.url().to_string();
+            let body = r.text().await.unwrap();
+            let action = body
+                .split("action=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .expect("the provider's sign-in form");
+            let mut form = vec![("account", account)];
+            if mfa {
+                form.push(("mfa", "1"));
+            }
+            let r = self
+                .raw
+                .post(absolute(&at, action))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            url = location(&r).expect("the provider redirects after sign-in");
+        }
+        panic!("the provider never sent the browser back");
+    }
+
+    /// Visits a URL of the portal (such as the callback), following its
+    /// redirects: the page the person lands on.
+    pub async fn visit(&self, url: &str) -> Page {
+        let r = self.http.get(url).send().await.unwrap();
+        page(r).await
+    }
+
+    /// The whole sign-in through a provider: the page the person lands on.
+    pub async fn oidc_sign_in(&self, provider: &str, account: &str, mfa: bool) -> Page {
+        let start = match self.oidc_start(provider).await {
+            Ok(url) => url,
+            Err(page) => return page,
+        };
+        let callback = self.at_provider(start, account, mfa).await;
+        self.visit(&callback).await
+    }
 }
