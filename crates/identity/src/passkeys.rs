@@ -43,10 +43,8 @@ fn corrupt(e: impl std::fmt::Display) -> PasskeyError {
 
 /// A credential id as text (base64url, as the browser shows it).
 fn id_text(id: &CredentialID) -> Result<String, PasskeyError> {
-    match serde_json::to_value(id).map_err(corrupt)? {
-        serde_json::Value::String(s) => Ok(s),
-        other => Err(PasskeyError::Corrupt(format!("credential id {other}"))),
-    }
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id))
 }
 
 /// The stored credentials that can be read. One that cannot (damaged

@@ -874,3 +874,139 @@ async fn check_attachment(b: &Browser, number: &str) {
     // Room for the next download under the same name.
     std::fs::remove_file(&saved).unwrap();
 }
+
+// ---- Passkeys -----------------------------------------------------------------
+
+/// WebDriver's virtual authenticator (WebAuthn level 2, §11), which
+/// fantoccini has no method for: a platform authenticator that verifies
+/// the user at once, so a test can register and use passkeys.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+impl Browser {
+    async fn sign_out(&self) {
+        self.click(".user-menu summary").await;
+        self.click("form[action='/logout'] button[type=submit]")
+            .await;
+        self.wait_path("/login").await;
+    }
+
+    async fn password_only(&self, email: &str) {
+        self.goto("/login").await;
+        self.fill("#email", email).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
+        self.wait_path("/login/second-factor").await;
+    }
+}
+
+/// A person registers a passkey on the security page, signs in with it
+/// instead of a code, renames and removes it; afterwards the app's code is
+/// asked again. WebAuthn needs a domain name, so the portal is reached at
+/// `localhost`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_in_chromium() {
+    if !enabled("passkeys") {
+        return;
+    }
+    let driver = Chromedriver::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let settings = Settings {
+        portal_url: base.clone(),
+        ..Settings::default()
+    };
+    let app = common::spawn_on(Some(listener), None, settings).await;
+    let bp = app.business_partner("10001", "Muster GmbH").await;
+    let kim = app.customer("kim@muster.example", "Kim Muster", bp).await;
+
+    let b = driver.browser(&base, "kim").await;
+    b.c.issue_cmd(AddVirtualAuthenticator)
+        .await
+        .unwrap_or_else(|e| panic!("no virtual authenticator: {e}"));
+    b.sign_in_and_enrol("kim@muster.example").await;
+
+    b.goto("/account/security").await;
+    b.wait_text("#no-passkeys", "noch keinen Passkey").await;
+    b.fill("#new-passkey-name", "Dienst-Laptop").await;
+    b.click("#add-passkey").await;
+    b.wait_text("#notice", "Der Passkey ist hinzugefügt").await;
+    b.wait_text("#passkeys", "Hinzugefügt").await;
+    let shown = b.find("tr.passkey input[name=name]").await;
+    assert_eq!(
+        shown.prop("value").await.unwrap().as_deref(),
+        Some("Dienst-Laptop")
+    );
+
+    // The next sign-in: the password, then the passkey instead of a code.
+    b.sign_out().await;
+    b.password_only("kim@muster.example").await;
+    b.click("#use-passkey").await;
+    b.wait_path("/").await;
+    b.wait_text("h1", "Willkommen").await;
+    let events: Vec<String> = app
+        .store
+        .audit_page(Some(kim), None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.event, e.detail))
+        .collect();
+    assert!(
+        events.contains(&"second_factor_enrolled passkey".to_string()),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&"second_factor_passkey ".to_string()),
+        "{events:?}"
+    );
+
+    // Renamed, then removed: the code of the app is asked again.
+    b.goto("/account/security").await;
+    b.wait_text("#passkeys", "Zuletzt verwendet").await;
+    b.fill("tr.passkey input[name=name]", "Privat-Laptop").await;
+    b.click("tr.passkey form.inline-form button[type=submit]")
+        .await;
+    b.wait_text("#notice", "Der Name des Passkeys ist gespeichert")
+        .await;
+    let stored = app.store.passkeys_of(kim).await.unwrap();
+    assert_eq!(stored[0].name, "Privat-Laptop");
+    assert!(stored[0].last_used_at.is_some());
+    b.click("tr.passkey form[action$='/delete'] button").await;
+    b.wait_text("#notice", "Der Passkey ist entfernt").await;
+    assert!(app.store.passkeys_of(kim).await.unwrap().is_empty());
+    b.sign_out().await;
+    b.password_only("kim@muster.example").await;
+    assert!(
+        b.c.find(Locator::Css("#use-passkey")).await.is_err(),
+        "{}",
+        b.context("a removed passkey is still offered").await
+    );
+    b.close().await;
+}
