@@ -710,6 +710,91 @@ mod tests {
     }
 
     #[test]
+    fn identity_providers_come_from_the_file_with_secrets_from_the_environment() {
+        let file = Layer::from_toml(
+            r#"
+            local_sign_in = false
+            [[identity_providers]]
+            name = "entra-kunden"
+            label = "Microsoft"
+            kind = "entra"
+            issuer = "https://login.microsoftonline.com/organizations/v2.0/"
+            client_id = "app-id"
+            allowed_tenants = ["t1"]
+            "#,
+        )
+        .unwrap();
+        let vars = [(
+            "TICKETWERK_OIDC_ENTRA_KUNDEN_CLIENT_SECRET".to_string(),
+            "s3cret".to_string(),
+        )];
+        let (env, unknown) = Layer::from_env(vars).unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let config = Config::resolve(file.overlay(env)).unwrap();
+        let p = &config.web.identity_providers[0];
+        assert_eq!(p.name, "entra-kunden");
+        assert_eq!(
+            p.issuer,
+            "https://login.microsoftonline.com/organizations/v2.0"
+        );
+        assert_eq!(p.client_secret, "s3cret");
+        assert_eq!(p.scopes, ["email", "profile"]);
+        assert!(!config.web.local_sign_in);
+        assert!(
+            !format!("{config:?}").contains("s3cret"),
+            "the secret is never printed"
+        );
+    }
+
+    #[test]
+    fn identity_providers_that_cannot_work_are_refused_at_start() {
+        let provider = |extra: &str| {
+            Layer::from_toml(&format!(
+                "[[identity_providers]]\nname = \"idp\"\nclient_id = \"c\"\n\
+                 client_secret = \"s\"\n{extra}"
+            ))
+            .unwrap()
+        };
+        for (layer, why) in [
+            (
+                provider("issuer = \"http://id.example\""),
+                "plain http off loopback",
+            ),
+            (
+                provider("issuer = \"https://id.example\"\nkind = \"saml\""),
+                "unknown kind",
+            ),
+            (
+                provider("issuer = \"https://id.example\"\nkind = \"entra\""),
+                "entra without allowed tenants",
+            ),
+            (
+                Layer::from_toml("local_sign_in = false").unwrap(),
+                "no way to sign in at all",
+            ),
+            (
+                Layer::from_toml(
+                    "[[identity_providers]]\nname = \"Bad Name\"\n\
+                     issuer = \"https://id.example\"\nclient_id = \"c\"\nclient_secret = \"s\"",
+                )
+                .unwrap(),
+                "name not fit for a URL",
+            ),
+            (
+                Layer::from_toml(
+                    "[[identity_providers]]\nname = \"idp\"\n\
+                     issuer = \"https://id.example\"\nclient_id = \"c\"",
+                )
+                .unwrap(),
+                "no secret",
+            ),
+        ] {
+            assert!(Config::resolve(layer).is_err(), "accepted: {why}");
+        }
+        assert!(Config::resolve(provider("issuer = \"http://127.0.0.1:9000\"")).is_ok());
+    }
+
+    #[test]
     fn sqlite_paths_are_encoded() {
         let url = sqlite_url(Path::new("/tmp/a b/#1?/x.sqlite")).unwrap();
         assert_eq!(url, "sqlite:///tmp/a%20b/%231%3F/x.sqlite?mode=rwc");
