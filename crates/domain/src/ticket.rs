@@ -90,6 +90,7 @@ code_enum! {
         Classification => "classification",
         ReportEdited => "report_edited",
         DeskMail => "desk_mail",
+        SystemChanged => "system_changed",
     }
 }
 

@@ -554,8 +554,14 @@ fn is_auto_reply(message: &Message, headers: &Headers, subject: &str) -> bool {
     // Any other report, such as a read receipt, is as automatic as an
     // out-of-office note.
     let other_report = report_type(message).is_some_and(|r| r != "delivery-status");
+    // The null reverse-path (`Return-Path: <>`, written by the receiving
+    // MTA) is what RFC 3834 asks automatic responders to send from.
+    let null_sender = headers
+        .value("Return-Path")
+        .is_some_and(|v| v.trim() == "<>");
     auto_submitted
         || other_report
+        || null_sender
         || headers.has("X-Autoreply")
         || headers.has("X-Autorespond")
         || headers.has("X-Auto-Response-Suppress")

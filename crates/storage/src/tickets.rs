@@ -909,6 +909,7 @@ impl Store {
         &self,
         ticket: &Ticket,
         system: Option<Id>,
+        author: Id,
         now: Timestamp,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await.context("assigning a system")?;
@@ -927,6 +928,36 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(DomainError::invalid("system_id", "unknown_choice").into());
         }
+        // The timeline says who changed the system to which, so the change
+        // is traced like any other.
+        let label = match system {
+            Some(id) => {
+                let row = sqlx::query("SELECT name, inventory_number FROM systems WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .context("assigning a system")?;
+                let name: String = row.try_get("name").context("assigning a system")?;
+                let inventory: String = row
+                    .try_get("inventory_number")
+                    .context("assigning a system")?;
+                if inventory.is_empty() {
+                    name
+                } else {
+                    format!("{name} ({inventory})")
+                }
+            }
+            None => String::new(),
+        };
+        insert_entry(
+            &mut tx,
+            ticket.id,
+            EntryKind::SystemChanged,
+            Some(author),
+            &label,
+            now,
+        )
+        .await?;
         tx.commit().await.context("assigning a system")?;
         Ok(())
     }

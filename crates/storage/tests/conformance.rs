@@ -409,7 +409,11 @@ async fn tickets_refer_only_to_services_and_systems_of_their_partner() {
 
         // Systems assigned later obey the same rule.
         assert_eq!(
-            refusal(store.assign_system(&t, Some(globex_pc), T0 + 60).await),
+            refusal(
+                store
+                    .assign_system(&t, Some(globex_pc), w.anna, T0 + 60)
+                    .await
+            ),
             DomainError::invalid("system_id", "unknown_choice"),
         );
         assert_eq!(reload(&store, &number).await.system_id, Some(acme_pc));
@@ -1892,11 +1896,25 @@ async fn a_system_is_assigned_changed_and_removed() {
             .create_system(w.acme, "laptop", "PC 1", "INV-1", None)
             .await
             .unwrap();
-        store.assign_system(&t, Some(pc), T0 + 1).await.unwrap();
+        store
+            .assign_system(&t, Some(pc), w.anna, T0 + 1)
+            .await
+            .unwrap();
         assert_eq!(reload(&store, &t.number).await.system_id, Some(pc));
-        store.assign_system(&t, None, T0 + 2).await.unwrap();
+        store.assign_system(&t, None, w.anna, T0 + 2).await.unwrap();
         let after = reload(&store, &t.number).await;
         assert_eq!((after.system_id, after.system_name), (None, None));
+        // Both changes are on the timeline, with who made them.
+        let timeline = store.entries(t.id, &EntryKind::ALL).await.unwrap();
+        let changes: Vec<(&str, Option<i64>)> = timeline
+            .iter()
+            .filter(|e| e.kind == EntryKind::SystemChanged)
+            .map(|e| (e.body.as_str(), e.author_id))
+            .collect();
+        assert_eq!(
+            changes,
+            [("PC 1 (INV-1)", Some(w.anna)), ("", Some(w.anna))]
+        );
     })
     .await;
 }

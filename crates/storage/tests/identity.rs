@@ -5,6 +5,7 @@
 //! when a server is configured.
 #![allow(clippy::unwrap_used)]
 
+#[allow(dead_code)]
 mod common;
 
 use common::{T0, World, for_each_backend};

@@ -316,7 +316,9 @@ async fn a_retired_system_cannot_be_assigned_to_a_ticket() {
             .await
             .unwrap();
         let ticket = store.ticket_by_number(&number).await.unwrap().unwrap();
-        let refused = store.assign_system(&ticket, Some(retired), T0 + 1).await;
+        let refused = store
+            .assign_system(&ticket, Some(retired), w.anna, T0 + 1)
+            .await;
         assert!(
             matches!(refused, Err(StorageError::Domain(DomainError::Invalid(_)))),
             "{refused:?}"

@@ -54,6 +54,21 @@ pub async fn receive(config: anyhow::Result<Config>, input: impl Read) -> (u8, S
         // A broken configuration is the operator's to fix; the mail waits.
         Err(e) => return (exit::TEMPORARY, format!("configuration: {e:#}")),
     };
+    // The pipe door never makes an installation: a database that is not
+    // there means a wrong --config or --data-dir, and the mail waits at
+    // the MTA instead of landing where no portal reads it.
+    if let Some(file) = config.default_sqlite_file()
+        && !file.exists()
+    {
+        return (
+            exit::TEMPORARY,
+            format!(
+                "no database at {}: is --data-dir (or --config) that of the portal? \
+                 Start `ticketwerk serve` once to create it",
+                file.display()
+            ),
+        );
+    }
     let (store, files) = match crate::open_storage(&config).await {
         Ok(opened) => opened,
         Err(e) => return (exit::TEMPORARY, format!("{e:#}")),

@@ -730,6 +730,14 @@ async fn the_pipe_door_answers_the_mta_with_sysexits_codes() {
     let mail = b"From: ben@acme.example\r\nTo: office@example.com\r\nSubject: Drucker\r\n\
         Message-ID: <pipe-1@acme.example>\r\n\r\nDer Drucker druckt nicht.\r\n";
 
+    // A mistyped data directory: the MTA keeps the mail, and no stray
+    // database appears where no portal reads it.
+    let typo = tmp.path().join("typo");
+    let (code, stderr) = receive(typo.to_str().unwrap(), mail, &[]);
+    assert_eq!(code, Some(75), "{stderr}");
+    assert!(stderr.contains("no database at"), "{stderr}");
+    assert!(!typo.join("ticketwerk.sqlite").exists());
+
     let (code, stderr) = receive(data, mail, &[]);
     assert_eq!(code, Some(0), "{stderr}");
     let (code, stderr) = receive(data, mail, &[]);

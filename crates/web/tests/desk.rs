@@ -157,6 +157,33 @@ async fn an_authorisation_gives_rights_from_its_day_and_ending_it_takes_them_at_
 
     assert!(!eva.get("/").await.contains(PARTNER_OPEN));
     assert_eq!(eva.get("/catalog/partner-open").await.status, 404);
+
+    // Saving the ended authorisation's period unchanged (its last day is
+    // today) keeps the second it ended at: the rights stay gone.
+    let resaved = dana
+        .post(
+            &format!("/desk/authorisations/{authorisation}"),
+            &[
+                ("csrf", &csrf),
+                ("valid_from", &day(0)),
+                ("valid_until", &day(0)),
+            ],
+        )
+        .await;
+    assert_eq!(resaved.status, 200, "{}", resaved.body);
+    assert!(resaved.contains("nicht in Kraft"), "{}", resaved.body);
+    assert_eq!(eva.get("/catalog/partner-open").await.status, 404);
+    // A later last day is a deliberate extension and is honoured.
+    dana.post(
+        &format!("/desk/authorisations/{authorisation}"),
+        &[
+            ("csrf", &csrf),
+            ("valid_from", &day(0)),
+            ("valid_until", &day(1)),
+        ],
+    )
+    .await;
+    assert_eq!(eva.get("/catalog/partner-open").await.status, 200);
 }
 
 #[tokio::test]

@@ -153,6 +153,21 @@ async fn another_business_partner_sees_no_trace_of_a_ticket() {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
+    // Anna's own download comes in a sandbox: whatever a file holds, it
+    // runs no script in the portal's origin.
+    let download = anna
+        .http
+        .get(format!(
+            "{}/tickets/{number}/attachments/{attachment_id}",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    let csp = download.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.starts_with("sandbox"), "{csp}");
 
     for email in ["otto@example.de", "carl@example.de"] {
         let mut other = app.client();

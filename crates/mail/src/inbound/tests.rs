@@ -223,12 +223,18 @@ fn out_of_office_replies_are_automatic() {
         "Subject: Drucker\r\nX-Autorespond: Drucker\r\n",
         "Subject: Drucker\r\nX-Auto-Response-Suppress: All\r\n",
         "Subject: Drucker\r\nPrecedence: auto_reply\r\n",
+        "Return-Path: <>\r\nSubject: Re: [2026-000123] Drucker\r\n",
     ] {
         let mail = parse_ok(&simple(headers, "Ich bin bis Montag nicht im Büro."));
         assert_eq!(mail.automatic, Some(Automatic::AutoReply), "{headers}");
     }
     let human = simple("Subject: Drucker\r\nAuto-Submitted: no\r\n", "Hallo");
     assert_eq!(parse_ok(&human).automatic, None);
+    let with_sender = simple(
+        "Return-Path: <anna@example.de>\r\nSubject: Drucker\r\n",
+        "Hallo",
+    );
+    assert_eq!(parse_ok(&with_sender).automatic, None);
 }
 
 #[test]

@@ -538,7 +538,9 @@ pub async fn assign_system(
     if ticket.status == TicketStatus::Closed {
         return Err(WebError::Conflict("ticket_closed"));
     }
-    app.store().assign_system(&ticket, system, now()).await?;
+    app.store()
+        .assign_system(&ticket, system, current.person.id, now())
+        .await?;
     Ok(Redirect::to(&format!("/tickets/{number}")).into_response())
 }
 

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use jiff::tz::TimeZone;
 use ticketwerk_domain::DomainError;
-use ticketwerk_domain::masterdata::ContractInput;
+use ticketwerk_domain::masterdata::{ContractInput, Period};
 use ticketwerk_domain::model::Contract;
 
 use super::{
@@ -182,7 +182,16 @@ pub async fn update_authorisation(
         .ok_or(WebError::NotFound)?;
 
     let (store, change) = (app.store(), desk.change());
-    let period = period(&zone(&app)?, &form.valid_from, &form.valid_until);
+    let zone = zone(&app)?;
+    let before = contract.authorisations.iter().find(|a| a.id == id);
+    let period = period(&zone, &form.valid_from, &form.valid_until).map(|p| {
+        keep_exact_end(
+            p,
+            before.map(|a| a.period.clone()),
+            &form.valid_until,
+            &zone,
+        )
+    });
     let updated = attempt(period, |period| async move {
         store.update_authorisation(id, period, change).await
     });
@@ -195,6 +204,24 @@ pub async fn update_authorisation(
             let forms = refused(&format!("auth-{id}"), view, errors);
             contract_page(&app, &desk, contract, forms, None).await
         }
+    }
+}
+
+/// An authorisation ended "now" ends at a second within its last day, but
+/// the form can only show that day. Saved again with the same last day,
+/// it keeps the second it ended at: saving the form unchanged must not
+/// hand the rights back until midnight.
+fn keep_exact_end(new: Period, old: Option<Period>, valid_until: &str, zone: &TimeZone) -> Period {
+    let Some(old_end) = old.and_then(|p| p.ends_at) else {
+        return new;
+    };
+    let same_day = crate::dates::input_value(old_end - 1, zone) == valid_until.trim();
+    match new.ends_at {
+        Some(end) if same_day && end > old_end && new.starts_at < old_end => Period {
+            ends_at: Some(old_end),
+            ..new
+        },
+        _ => new,
     }
 }
 
