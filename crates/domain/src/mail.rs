@@ -41,6 +41,9 @@ code_enum! {
         TooLarge => "too_large",
         /// The bytes could not be read as a mail.
         Unparseable => "unparseable",
+        /// From a known person's address, but the receiving MTA does not
+        /// vouch for it (no aligned DMARC, DKIM or SPF pass).
+        UnverifiedSender => "unverified_sender",
     }
 }
 

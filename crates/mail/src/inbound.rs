@@ -122,6 +122,9 @@ pub struct Inbound {
     pub html_sanitised: Option<String>,
     pub attachments: Vec<Attachment>,
     pub automatic: Option<Automatic>,
+    /// Every `Authentication-Results` header, on one line each: what the
+    /// receiving MTAs found of SPF, DKIM and DMARC (see `authentication`).
+    pub authentication_results: Vec<String>,
 }
 
 impl Inbound {
@@ -164,6 +167,7 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Inbound, ParseError> {
     let from = message.from().and_then(|a| a.first()).and_then(mailbox);
     let subject = truncate(&one_line(message.subject().unwrap_or_default()), 998);
     let automatic = classify(&message, from.as_ref(), &subject);
+    let authentication_results = Headers(&message).values("Authentication-Results");
     Ok(Inbound {
         message_id: message
             .message_id()
@@ -187,6 +191,7 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Inbound, ParseError> {
             .map(|(i, part)| attachment(part, i + 1))
             .collect(),
         automatic,
+        authentication_results,
     })
 }
 
@@ -610,18 +615,24 @@ impl Headers<'_> {
     }
 
     fn value(&self, name: &str) -> Option<String> {
+        self.values(name).into_iter().next()
+    }
+
+    /// Every header of this name, in the order of the message.
+    fn values(&self, name: &str) -> Vec<String> {
         let raw = self.0.raw_message();
         self.0
             .root_part()
             .headers
             .iter()
-            .find(|h| h.name().eq_ignore_ascii_case(name))
+            .filter(|h| h.name().eq_ignore_ascii_case(name))
             .map(|h| {
                 let bytes = raw
                     .get(h.offset_start as usize..h.offset_end as usize)
                     .unwrap_or_default();
                 one_line(&String::from_utf8_lossy(bytes))
             })
+            .collect()
     }
 
     fn precedence(&self) -> Option<String> {

@@ -14,6 +14,7 @@
 //! call these functions; keeping them free of I/O makes every rule testable
 //! with a byte string.
 
+pub mod authentication;
 pub mod inbound;
 pub mod matching;
 pub mod outbound;

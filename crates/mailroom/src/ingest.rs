@@ -24,6 +24,12 @@
 //!    opens a ticket and never becomes visible to a customer: on a ticket
 //!    it is a `desk_mail` entry, without one it is held. Nothing here ever
 //!    sends a mail, so no reply can start a loop.
+//! 7. When the operator names the receiving MTA's authserv-id, a From
+//!    address counts only with that MTA's aligned DMARC, DKIM or SPF pass
+//!    (`ticketwerk_mail::authentication`). An unproven sender is nobody's
+//!    voice on a ticket: on one it is a `desk_mail` entry, without one it
+//!    is held for the desk. Without the setting every From is believed,
+//!    which is only as safe as the MTA in front.
 
 use ticketwerk_domain::mail::{HoldReason, SHORT_TEXT_CHARS, TEXT_CHARS, cut};
 use ticketwerk_domain::model::{NewAttachment, NewTicket, Ticket};
@@ -31,7 +37,7 @@ use ticketwerk_domain::{
     DomainError, Email, EntryKind, Id, Impact, TicketType, Timestamp, Urgency, Viewer,
 };
 use ticketwerk_mail::inbound::{self, Automatic, Inbound, Limits, ParseError, content_key};
-use ticketwerk_mail::matching;
+use ticketwerk_mail::{authentication, matching};
 use ticketwerk_storage::{FileStore, MailOutcome, NewInboundMail, Recorded, StorageError, Store};
 
 use crate::{Delivered, DeliveryError, Inbox};
@@ -50,6 +56,9 @@ pub struct Settings {
     /// The addresses Ticketwerk sends from or receives at: mail from them
     /// is a loop and never answered.
     pub own_addresses: Vec<Email>,
+    /// The authserv-id of the MTA whose `Authentication-Results` prove a
+    /// From address; `None` believes every From (rule 7).
+    pub trusted_authserv_id: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -59,6 +68,7 @@ impl std::fmt::Debug for Settings {
             .field("limits", &self.limits)
             .field("max_stored_bytes", &self.max_stored_bytes)
             .field("own_addresses", &self.own_addresses)
+            .field("trusted_authserv_id", &self.trusted_authserv_id)
             .finish_non_exhaustive()
     }
 }
@@ -74,7 +84,25 @@ impl Settings {
             max_stored_bytes: max_bytes.saturating_mul(2),
             message_id_key,
             own_addresses,
+            trusted_authserv_id: None,
         }
+    }
+
+    /// Believes a From address only with the aligned pass of this MTA.
+    pub fn trusting(mut self, authserv_id: Option<String>) -> Self {
+        self.trusted_authserv_id = authserv_id.filter(|id| !id.trim().is_empty());
+        self
+    }
+
+    /// Whether the mail's From address is proven, or need not be.
+    fn sender_proven(&self, mail: &Inbound) -> bool {
+        let Some(id) = &self.trusted_authserv_id else {
+            return true;
+        };
+        let from = mail.from.as_ref().and_then(|f| f.email.as_ref());
+        from.is_some_and(|email| {
+            authentication::sender_authenticated(&mail.authentication_results, id, email.as_str())
+        })
     }
 }
 
@@ -374,7 +402,8 @@ impl Ingest {
                 .map(|t| (t, Clue::Subject));
         }
         let found = ticket.as_ref().map(|(t, clue)| (t, *clue));
-        Ok(rules(mail, sender.as_ref().map(|(v, _)| v), found))
+        let proven = self.settings.sender_proven(mail);
+        Ok(rules(mail, sender.as_ref().map(|(v, _)| v), proven, found))
     }
 
     /// Turns a plan into what storage writes: the text, the short text,
@@ -487,7 +516,12 @@ impl StoredCheck for Option<Recorded> {
 
 /// The rules of the module documentation, given what the database knows:
 /// the sender as a person (if any) and the ticket the mail points to.
-fn rules(mail: &Inbound, sender: Option<&Viewer>, ticket: Option<(&Ticket, Clue)>) -> Plan {
+fn rules(
+    mail: &Inbound,
+    sender: Option<&Viewer>,
+    proven: bool,
+    ticket: Option<(&Ticket, Clue)>,
+) -> Plan {
     let sees = |t: &Ticket| sender.is_some_and(|v| v.may_see_ticket(&t.parties()));
     let ticket = ticket.filter(|(t, clue)| *clue == Clue::SignedReference || sees(t));
     let author = sender.map(|v| v.person);
@@ -498,7 +532,7 @@ fn rules(mail: &Inbound, sender: Option<&Viewer>, ticket: Option<(&Ticket, Clue)
             && sender.is_some_and(|v| {
                 !v.agent && (v.person == t.reported_by || v.person == t.reported_for)
             });
-        let kind = if party && mail.automatic.is_none() {
+        let kind = if party && proven && mail.automatic.is_none() {
             EntryKind::Report
         } else {
             EntryKind::DeskMail
@@ -519,6 +553,12 @@ fn rules(mail: &Inbound, sender: Option<&Viewer>, ticket: Option<(&Ticket, Clue)
     }
     match sender {
         None => Plan::held(HoldReason::UnknownSender, String::new()),
+        Some(v) if !proven => Plan::Held {
+            reason: HoldReason::UnverifiedSender,
+            detail: String::new(),
+            ticket: None,
+            person: Some(v.person),
+        },
         Some(v) => match first_partner(v) {
             Some(business_partner) => Plan::NewCall {
                 person: v.person,

@@ -582,3 +582,77 @@ async fn mail_to_a_closed_ticket_is_held_for_the_desk() {
     })
     .await;
 }
+
+/// With the receiving MTA named, a From address counts only with its
+/// aligned pass: a forged reporter's reply stays with the desk, a forged
+/// new request is held, and the real reporter (DMARC pass) is heard.
+#[tokio::test]
+async fn a_from_address_the_mta_does_not_vouch_for_is_nobodys_voice() {
+    for_each_backend(|store| async move {
+        let settings = Settings::new(1 << 20, KEY.to_vec(), own())
+            .trusting(Some("mx.provider.example".into()));
+        let d = Desk::with_settings(store, settings).await;
+        let t = d.ticket.clone();
+        d.store
+            .classify(&t, TicketKind::Incident, d.w.dora, now())
+            .await
+            .unwrap();
+        let t = d.reload().await;
+        d.store
+            .add_entry(&t, EntryKind::DeskQuestion, d.w.dora, "Welches Modell?", &[], now())
+            .await
+            .unwrap();
+        let subject = format!("Re: [{}] Drucker", t.number);
+        let forged = [
+            ("", "f1@evil.example"),
+            (
+                "Authentication-Results: mx.provider.example; dmarc=fail header.from=acme.example\r\n",
+                "f2@evil.example",
+            ),
+            // Written by the sender, not by our MTA.
+            (
+                "Authentication-Results: mx.evil.example; dmarc=pass header.from=acme.example\r\n",
+                "f3@evil.example",
+            ),
+        ];
+        for (headers, id) in forged {
+            let raw = mail("ben@acme.example", &subject, id, headers, "Passwort: hunter2");
+            assert_eq!(d.deliver(&raw).await, Delivered::Stored);
+        }
+        let from_mail = |entries: Vec<Entry>| {
+            kinds(&entries)
+                .into_iter()
+                .filter(|k| matches!(k, EntryKind::Report | EntryKind::DeskMail))
+                .collect::<Vec<_>>()
+        };
+        assert!(from_mail(d.customer_timeline().await).is_empty(), "the customer sees none");
+        assert_eq!(
+            from_mail(d.desk_timeline().await),
+            [EntryKind::DeskMail, EntryKind::DeskMail, EntryKind::DeskMail]
+        );
+        assert_eq!(
+            d.reload().await.status,
+            TicketStatus::WaitingForCustomer,
+            "no question was answered"
+        );
+        let raw = mail("ben@acme.example", "Neuer Monitor", "f4@evil.example", "", "Bitte.");
+        d.deliver(&raw).await;
+        let held = d.held().await;
+        assert_eq!(held[0].reason, Some(HoldReason::UnverifiedSender));
+        assert_eq!(d.my_open(d.w.ben).await.len(), 1, "no call was opened");
+
+        let real = mail(
+            "ben@acme.example",
+            &subject,
+            "r1@acme.example",
+            "Authentication-Results: mx.provider.example;\r\n dkim=pass header.d=acme.example;\r\n \
+             dmarc=pass (p=reject) header.from=acme.example\r\n",
+            "Es ist das Modell LX-300.",
+        );
+        assert_eq!(d.deliver(&real).await, Delivered::Stored);
+        let seen = d.customer_timeline().await;
+        assert_eq!(from_mail(seen.clone()), [EntryKind::Report]);
+        assert!(seen.iter().any(|e| e.body.contains("LX-300")));
+    })
+    .await;
+}

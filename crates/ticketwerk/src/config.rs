@@ -58,6 +58,7 @@ pub struct Layer {
     pub mail_templates_dir: Option<PathBuf>,
     pub mail_max_bytes: Option<usize>,
     pub mail_hourly_cap: Option<i64>,
+    pub mail_trusted_authserv_id: Option<String>,
     pub local_sign_in: Option<bool>,
     /// The file's `[[identity_providers]]`; environment variables cannot
     /// name providers, only their secrets.
@@ -114,6 +115,9 @@ impl Layer {
             mail_templates_dir: over.mail_templates_dir.or(self.mail_templates_dir),
             mail_max_bytes: over.mail_max_bytes.or(self.mail_max_bytes),
             mail_hourly_cap: over.mail_hourly_cap.or(self.mail_hourly_cap),
+            mail_trusted_authserv_id: over
+                .mail_trusted_authserv_id
+                .or(self.mail_trusted_authserv_id),
             local_sign_in: over.local_sign_in.or(self.local_sign_in),
             identity_providers: over.identity_providers.or(self.identity_providers),
             oidc_secrets: {
@@ -178,6 +182,7 @@ impl Layer {
                 "MAIL_TEMPLATES_DIR" => layer.mail_templates_dir = Some(value.into()),
                 "MAIL_MAX_BYTES" => layer.mail_max_bytes = Some(parse_number(&name, &value)?),
                 "MAIL_HOURLY_CAP" => layer.mail_hourly_cap = Some(parse_number(&name, &value)?),
+                "MAIL_TRUSTED_AUTHSERV_ID" => layer.mail_trusted_authserv_id = Some(value),
                 "LOCAL_SIGN_IN" => layer.local_sign_in = Some(parse_bool(&name, &value)?),
                 _ => match key
                     .strip_prefix("OIDC_")
@@ -246,6 +251,9 @@ pub struct MailConfig {
     /// Automatic mails to one recipient per hour; beyond it they are
     /// suppressed, which ends any loop that slipped past the other guards.
     pub hourly_cap: i64,
+    /// The receiving MTA whose `Authentication-Results` prove a From
+    /// address; without it every From is believed.
+    pub trusted_authserv_id: Option<String>,
 }
 
 impl std::fmt::Debug for MailConfig {
@@ -260,6 +268,7 @@ impl std::fmt::Debug for MailConfig {
             .field("templates_dir", &self.templates_dir)
             .field("max_bytes", &self.max_bytes)
             .field("hourly_cap", &self.hourly_cap)
+            .field("trusted_authserv_id", &self.trusted_authserv_id)
             .finish_non_exhaustive()
     }
 }
@@ -417,6 +426,10 @@ fn resolve_mail(
         templates_dir,
         max_bytes: layer.mail_max_bytes.unwrap_or(DEFAULT_MAIL_MAX_BYTES),
         hourly_cap,
+        trusted_authserv_id: layer
+            .mail_trusted_authserv_id
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty()),
     })
 }
 

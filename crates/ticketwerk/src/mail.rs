@@ -37,13 +37,15 @@ pub async fn ingest(config: &Config, store: Store, files: FileStore) -> anyhow::
 }
 
 /// The ingest's settings from the configuration: the size limit, the key,
-/// and our own addresses, mail from which is a loop.
+/// our own addresses, mail from which is a loop, and the MTA whose
+/// checks prove a sender.
 pub fn settings(config: &Config, message_id_key: Vec<u8>) -> Settings {
     Settings::new(
         config.mail.max_bytes,
         message_id_key,
         crate::own_addresses(config),
     )
+    .trusting(config.mail.trusted_authserv_id.clone())
 }
 
 /// `ticketwerk mail receive`: one message from stdin into the database.
