@@ -125,6 +125,9 @@ pub struct OidcProvider {
 
 /// Seconds a token may claim to be issued in the future (clock skew).
 const ISSUED_AT_LEEWAY: i64 = 300;
+/// Seconds since its issue after which a token is refused, whatever its
+/// expiry says.
+const MAX_TOKEN_AGE: i64 = 3600;
 
 impl OidcProvider {
     /// A provider whose callback is `redirect_url`.
@@ -303,6 +306,13 @@ impl OidcProvider {
                 openidconnect::RequestTokenError::Request(e) => {
                     OidcError::Unreachable(format!("token endpoint: {e}"))
                 }
+                // An answer that does not read as a token response (an ID
+                // token without `exp`, say) is a broken token, not a
+                // refused code.
+                openidconnect::RequestTokenError::Parse(e, _) => OidcError::Token {
+                    code: "malformed_token",
+                    detail: e.to_string(),
+                },
                 other => OidcError::CodeRefused(other.to_string()),
             })?;
         let token = response.id_token().ok_or(OidcError::Token {
@@ -357,8 +367,13 @@ impl OidcProvider {
         .require_issuer_match(false)
         .set_allowed_algs(algs)
         .set_issue_time_verifier_fn(move |iat| {
-            if iat.timestamp() > now + ISSUED_AT_LEEWAY {
+            let iat = iat.timestamp();
+            if iat > now + ISSUED_AT_LEEWAY {
                 Err("issued in the future".to_string())
+            } else if iat < now - MAX_TOKEN_AGE {
+                // A token comes straight from the token endpoint; an old
+                // one was kept somewhere.
+                Err("issued too long ago".to_string())
             } else {
                 Ok(())
             }

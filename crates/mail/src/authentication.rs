@@ -133,7 +133,10 @@ mod tests {
     #[test]
     fn failures_other_domains_and_other_mtas_do_not() {
         for (header, why) in [
-            ("mx.provider.example; dmarc=fail header.from=acme.example", "a fail"),
+            (
+                "mx.provider.example; dmarc=fail header.from=acme.example",
+                "a fail",
+            ),
             (
                 "mx.provider.example; dkim=pass header.d=evil.example",
                 "a pass of another domain",
@@ -158,6 +161,9 @@ mod tests {
         ] {
             assert!(!ok(header, "anna@acme.example"), "{why}");
         }
-        assert!(!sender_authenticated(&[], MTA, "anna@acme.example"), "no header");
+        assert!(
+            !sender_authenticated(&[], MTA, "anna@acme.example"),
+            "no header"
+        );
     }
 }

@@ -276,28 +276,32 @@ impl Store {
     }
 
     /// Counts a failed attempt under this key; a window that has ended
-    /// starts afresh.
+    /// starts afresh. Returns the count in the window, this attempt
+    /// included: the count and the write are one statement, so attempts
+    /// made at the same moment each see their own number.
     pub async fn record_failure(
         &self,
         key: &str,
         rule: ThrottleRule,
         now: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         sqlx::query(
             "INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, $2, 1) \
              ON CONFLICT (key) DO UPDATE SET \
              failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 \
                         ELSE login_throttle.failures + 1 END, \
              window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 \
-                        ELSE login_throttle.window_start END",
+                        ELSE login_throttle.window_start END \
+             RETURNING failures",
         )
         .bind(key)
         .bind(now)
         .bind(now - rule.window)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
-        .context("recording a failed sign-in")?;
-        Ok(())
+        .context("recording a failed sign-in")?
+        .try_get("failures")
+        .context("recording a failed sign-in")
     }
 
     pub async fn clear_failures(&self, key: &str) -> Result<()> {

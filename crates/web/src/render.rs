@@ -256,12 +256,14 @@ pub async fn render_errors(
         // Rejections of the framework's extractors (a malformed path,
         // form or upload) come as plain text; they get a page too.
         None if status.is_client_error() || status.is_server_error() => {
-            let html = response
+            // Our own pages, and the JSON answers the page's script reads
+            // (the passkey ceremonies), stay as they are.
+            let ours = response
                 .headers()
                 .get(axum::http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("text/html"));
-            if html {
+                .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
+            if ours {
                 return response;
             }
             tracing::info!(status = status.as_u16(), "request refused");

@@ -174,17 +174,38 @@ async fn an_acr_the_operator_named_counts_as_mfa() {
     assert!(signed_in(&client).await);
 }
 
+/// The provider's password alone must not let anyone choose the second
+/// factor: a person who has none yet is refused after a sign-in without
+/// mfa, and gets in with one that proves it.
 #[tokio::test]
-async fn without_a_second_factor_yet_the_person_enrols_one() {
-    if !enabled("without_a_second_factor_yet_the_person_enrols_one") {
+async fn without_a_second_factor_yet_one_factor_cannot_set_one_up() {
+    if !enabled("without_a_second_factor_yet_one_factor_cannot_set_one_up") {
         return;
     }
     let w = world().await;
     w.link(w.anna, "alice").await;
     let client = w.app.client();
     let page = client.oidc_sign_in("idp", "alice", false).await;
-    assert!(page.url.ends_with("/login/enrol"), "at {}", page.url);
+    assert_eq!(page.status, 403);
+    assert!(
+        page.contains("keinen zweiten Faktor bestätigt"),
+        "{}",
+        page.body
+    );
+    assert!(!page.url.contains("/login/enrol"));
+    assert!(client.get("/login/enrol").await.url.ends_with("/login"));
     assert!(!signed_in(&client).await);
+    assert!(
+        w.events(Some(w.anna))
+            .await
+            .contains(&"enrolment_refused one factor".to_string())
+    );
+
+    client.oidc_sign_in("idp", "alice", true).await;
+    assert!(
+        signed_in(&client).await,
+        "two factors at the provider sign in"
+    );
 }
 
 /// A token that the provider signed but that is wrong in one way: the
@@ -255,6 +276,13 @@ async fn an_expired_token_is_refused() {
         let w = world().await;
         let change = json!({ "set": {
             "exp": { "relative": -3600 },
+            "iat": { "relative": -7200 },
+        }});
+        refused(&w, change, "expired").await;
+        // Not expired, but issued two hours ago: kept somewhere, refused.
+        w.idp.reset().await;
+        let change = json!({ "set": {
+            "exp": { "relative": 3600 },
             "iat": { "relative": -7200 },
         }});
         refused(&w, change, "expired").await;

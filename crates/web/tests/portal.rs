@@ -750,6 +750,110 @@ async fn guessing_second_factors_is_limited_across_sign_ins() {
     assert!(attacker.get("/").await.url.ends_with("/login"));
 }
 
+/// The passkey ceremonies answer the page's script in JSON, refusals
+/// included, in the person's language.
+#[tokio::test]
+async fn passkey_ceremonies_answer_in_json() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let csrf = anna.csrf().await;
+    let start = anna
+        .http
+        .post(format!("{}/account/passkeys/start", app.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 200);
+    let options: serde_json::Value = start.json().await.unwrap();
+    assert_eq!(options["publicKey"]["rp"]["id"], "localhost");
+    assert!(options["publicKey"]["challenge"].is_string());
+    let finish = anna
+        .http
+        .post(format!("{}/account/passkeys/finish", app.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Laptop"),
+            ("credential", "{}"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finish.status(), 422);
+    let body: serde_json::Value = finish.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "Der Passkey wurde nicht akzeptiert. Bitte versuchen Sie es noch einmal."
+    );
+    // The ceremony was used up by that try.
+    let again = anna
+        .http
+        .post(format!("{}/account/passkeys/finish", app.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Laptop"),
+            ("credential", "{}"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    assert!(app.store.passkeys_of(1).await.unwrap().is_empty());
+}
+
+/// Wrong codes sent all at once on one pending sign-in: each is counted
+/// before it is looked at, so no more than five are ever checked.
+#[tokio::test]
+async fn guesses_sent_at_the_same_moment_are_counted_each() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    let anna_id = app.customer("anna@example.de", "Anna Berg", bp).await;
+    let mut anna = app.client();
+    anna.enrol("anna@example.de").await;
+    let attacker = app.client();
+    let page = attacker.password("anna@example.de", PASSWORD).await;
+    let csrf = page.csrf();
+    let guesses = (0..40).map(|i| {
+        let http = attacker.raw.clone();
+        let url = format!("{}/login/second-factor", app.base);
+        let (csrf, code) = (csrf.clone(), format!("{:06}", 100_000 + i));
+        tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            r.text().await.unwrap()
+        })
+    });
+    let mut answers = Vec::new();
+    for guess in guesses.collect::<Vec<_>>() {
+        answers.push(guess.await.unwrap());
+    }
+    let with_attempts_left = answers
+        .iter()
+        .filter(|a| a.contains("Verbleibende Versuche"))
+        .count();
+    assert!(
+        with_attempts_left <= 4,
+        "{with_attempts_left} guesses were checked and answered"
+    );
+    let failures = app
+        .store
+        .audit_page(Some(anna_id), None, 200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == "second_factor_failed")
+        .count();
+    assert!(failures <= 5, "{failures} codes were checked");
+    assert!(attacker.get("/").await.url.ends_with("/login"));
+}
+
 #[tokio::test]
 async fn malformed_requests_get_a_page_in_the_persons_language() {
     let app = spawn().await;

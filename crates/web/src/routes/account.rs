@@ -140,6 +140,7 @@ pub async fn rename_passkey(
     }
 
     store.rename_passkey(person, id, name).await?;
+    security_event(&app, Some(person), "passkey_renamed", name).await;
     Ok(Redirect::to("/account/security?renamed=1").into_response())
 }
 

@@ -161,7 +161,7 @@ pub async fn login(
     };
     store.clear_failures(&pair_key).await?;
     security_event(&app, Some(c.person.id), "password_accepted", "").await;
-    let mut response = second_step(&app, &headers, &c).await?;
+    let mut response = second_step(&app, &headers, &c, true).await?;
     response.headers_mut().append(
         header::SET_COOKIE,
         session::clear_cookie(&app, LOGIN_CSRF_COOKIE),
@@ -172,16 +172,33 @@ pub async fn login(
 /// After the first factor (a password, or a provider's sign-in that
 /// proved no second one): a pending session at the second step, or at
 /// enrolment for a person who has no second factor yet.
+///
+/// Setting a second factor up on the strength of the first alone is what
+/// the portal's initial password is for (`may_enrol`); after a provider's
+/// sign-in that proved one factor, a person without a second factor is
+/// refused instead, or whoever holds that one password would choose it.
 pub(crate) async fn second_step(
     app: &App,
     headers: &HeaderMap,
     c: &Credentials,
+    may_enrol: bool,
 ) -> Result<Response, WebError> {
     let has_passkey = !app.store().passkeys_of(c.person.id).await?.is_empty();
     let (stage, next) = if c.totp_secret.is_some() || has_passkey {
         (SessionStage::SecondFactor, "/login/second-factor")
-    } else {
+    } else if may_enrol {
         (SessionStage::Enrol, "/login/enrol")
+    } else {
+        security_event(app, Some(c.person.id), "enrolment_refused", "one factor").await;
+        let lang = request_lang(headers);
+        let page = login_form(
+            app,
+            lang,
+            "",
+            Some("login.no_second_factor_yet"),
+            StatusCode::FORBIDDEN,
+        );
+        return Ok(page);
     };
     let cookie = session::begin(app, headers, c.person.id, stage).await?;
     let mut response = Redirect::to(next).into_response();
@@ -233,22 +250,17 @@ async fn second_factor_context(app: &App, person: Id) -> Result<minijinja::Value
     Ok(minijinja::context! { totp => totp, passkey => passkey })
 }
 
-/// A wrong second factor: counted on the pending session; the fifth ends it.
+/// A wrong second factor, already counted by [`reserve_attempt`]: the
+/// page again with the attempts left, or the end of the sign-in after the
+/// fifth.
 pub(crate) async fn wrong_code(
     app: &App,
     pending: &Pending,
-    headers: &HeaderMap,
     template: &str,
     extra: minijinja::Value,
+    used: i64,
+    error: &str,
 ) -> Result<Response, WebError> {
-    let failures = app
-        .store()
-        .count_second_factor_failure(&pending.session.token_hash)
-        .await?;
-    let key = second_factor_key(pending.session.person);
-    app.store()
-        .record_failure(&key, THROTTLE_SECOND_FACTOR, now())
-        .await?;
     security_event(
         app,
         Some(pending.session.person),
@@ -256,11 +268,10 @@ pub(crate) async fn wrong_code(
         "",
     )
     .await;
-    if failures >= MAX_SECOND_FACTOR_FAILURES {
+    if used >= MAX_SECOND_FACTOR_FAILURES {
         return end_pending(
             app,
             pending,
-            headers,
             "second_factor_lockout",
             "login.too_many_codes",
             StatusCode::UNAUTHORIZED,
@@ -268,8 +279,8 @@ pub(crate) async fn wrong_code(
         .await;
     }
     let extra = minijinja::context! { ..extra, ..minijinja::context! {
-        error => "login.wrong_code",
-        attempts_left => MAX_SECOND_FACTOR_FAILURES - failures,
+        error => error,
+        attempts_left => MAX_SECOND_FACTOR_FAILURES - used,
     }};
     Ok(code_page(
         app,
@@ -284,38 +295,54 @@ pub(crate) fn second_factor_key(person: Id) -> String {
     format!("second-factor:{person}")
 }
 
-/// Ends a pending sign-in whose person has had too many wrong second
-/// factors lately, whichever sign-in they came from.
-pub(crate) async fn second_factor_blocked(
+/// Counts an attempt at a second factor before it is looked at: on the
+/// pending sign-in (five each) and for the person (ten a quarter of an
+/// hour, whichever sign-in they come from). Counting first, each in one
+/// statement, means guesses sent at the same moment are each counted as
+/// they come rather than all after the check. A right answer clears the
+/// person's count ([`complete`]). The attempts used on this sign-in, or
+/// the answer that ends it.
+pub(crate) async fn reserve_attempt(
     app: &App,
     pending: &Pending,
-    headers: &HeaderMap,
-) -> Result<Option<Response>, WebError> {
-    let key = second_factor_key(pending.session.person);
-    let blocked = app
-        .store()
-        .throttled_until(&key, THROTTLE_SECOND_FACTOR, now())
+) -> Result<Result<i64, Response>, WebError> {
+    let store = app.store();
+    let used = store
+        .count_second_factor_failure(&pending.session.token_hash)
         .await?;
-    if blocked.is_none() {
-        return Ok(None);
+    if used > MAX_SECOND_FACTOR_FAILURES {
+        let page = end_pending(
+            app,
+            pending,
+            "second_factor_lockout",
+            "login.too_many_codes",
+            StatusCode::UNAUTHORIZED,
+        );
+        return Ok(Err(page.await?));
     }
-    let page = end_pending(
-        app,
-        pending,
-        headers,
-        "second_factor_throttled",
-        "login.second_factor_throttled",
-        StatusCode::TOO_MANY_REQUESTS,
-    );
-    Ok(Some(page.await?))
+    let key = second_factor_key(pending.session.person);
+    let lately = store
+        .record_failure(&key, THROTTLE_SECOND_FACTOR, now())
+        .await?;
+    if lately > THROTTLE_SECOND_FACTOR.max_failures {
+        let page = end_pending(
+            app,
+            pending,
+            "second_factor_throttled",
+            "login.second_factor_throttled",
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        return Ok(Err(page.await?));
+    }
+    Ok(Ok(used))
 }
 
 /// Ends a pending sign-in: the session goes, the event is recorded, and
-/// the person is back at the sign-in form with the reason.
+/// the person is back at the sign-in form with the reason, in their
+/// language.
 pub(crate) async fn end_pending(
     app: &App,
     pending: &Pending,
-    headers: &HeaderMap,
     event: &'static str,
     message: &str,
     status: StatusCode,
@@ -324,7 +351,7 @@ pub(crate) async fn end_pending(
         .delete_session(&pending.session.token_hash)
         .await?;
     security_event(app, Some(pending.session.person), event, "").await;
-    let mut page = login_form(app, request_lang(headers), "", Some(message), status);
+    let mut page = login_form(app, pending.lang, "", Some(message), status);
     page.headers_mut().append(
         header::SET_COOKIE,
         session::clear_cookie(app, session::SESSION_COOKIE),
@@ -348,14 +375,14 @@ pub(crate) async fn complete(
 
 /// The checks before a second factor is looked at, the same for a code
 /// and for enrolment: the form's token, the right step (else to it), the
-/// per-person limit. Then the person's credentials, or the response to give.
+/// attempt counted. Then the person's credentials and the attempts used,
+/// or the response to give.
 pub(crate) async fn pending_step(
     app: &App,
     pending: &Pending,
-    headers: &HeaderMap,
     form: &CodeForm,
     stage: SessionStage,
-) -> Result<Result<Credentials, Response>, WebError> {
+) -> Result<Result<(Credentials, i64), Response>, WebError> {
     pending.check_csrf(&form.csrf)?;
     if pending.session.stage != stage {
         let other = match pending.session.stage {
@@ -364,15 +391,16 @@ pub(crate) async fn pending_step(
         };
         return Ok(Err(Redirect::to(other).into_response()));
     }
-    if let Some(refusal) = second_factor_blocked(app, pending, headers).await? {
-        return Ok(Err(refusal));
-    }
+    let used = match reserve_attempt(app, pending).await? {
+        Ok(used) => used,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     let credentials = app
         .store()
         .credentials_by_id(pending.session.person)
         .await?
         .ok_or(WebError::SignIn)?;
-    Ok(Ok(credentials))
+    Ok(Ok((credentials, used)))
 }
 
 pub async fn second_factor(
@@ -381,26 +409,24 @@ pub async fn second_factor(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    let c = match pending_step(&app, &pending, &headers, &form, SessionStage::SecondFactor).await? {
-        Ok(c) => c,
+    let (c, used) = match pending_step(&app, &pending, &form, SessionStage::SecondFactor).await? {
+        Ok(found) => found,
         Err(response) => return Ok(response),
     };
     let person = pending.session.person;
     let secret = c.totp_secret.as_deref().and_then(TotpSecret::from_base32);
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
     let mut recovered = false;
+    let mut error = "login.wrong_code";
     let accepted = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        let Some(secret) = secret else {
-            let extra = second_factor_context(&app, person).await?;
-            return wrong_code(&app, &pending, &headers, "second_factor.html", extra).await;
-        };
-        match secret.verify(&code, now(), c.totp_last_step) {
-            Ok(step) => app.store().claim_totp_step(person, step).await?,
-            Err(auth::TotpRefusal::Replayed) => {
+        match secret.map(|s| s.verify(&code, now(), c.totp_last_step)) {
+            Some(Ok(step)) => app.store().claim_totp_step(person, step).await?,
+            Some(Err(auth::TotpRefusal::Replayed)) => {
                 security_event(&app, Some(person), "totp_replay_refused", "").await;
+                error = "login.code_used";
                 false
             }
-            Err(auth::TotpRefusal::Wrong) => false,
+            Some(Err(auth::TotpRefusal::Wrong)) | None => false,
         }
     } else {
         let used = app
@@ -422,7 +448,7 @@ pub async fn second_factor(
     };
     if !accepted {
         let extra = second_factor_context(&app, person).await?;
-        return wrong_code(&app, &pending, &headers, "second_factor.html", extra).await;
+        return wrong_code(&app, &pending, "second_factor.html", extra, used, error).await;
     }
     let cookie = complete(&app, &headers, person).await?;
     // After a recovery code: what to do next, on the security page.
@@ -498,8 +524,8 @@ pub async fn enrol(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    let c = match pending_step(&app, &pending, &headers, &form, SessionStage::Enrol).await? {
-        Ok(c) => c,
+    let (c, used) = match pending_step(&app, &pending, &form, SessionStage::Enrol).await? {
+        Ok(found) => found,
         Err(response) => return Ok(response),
     };
     let person = pending.session.person;
@@ -510,7 +536,15 @@ pub async fn enrol(
     let step = secret.and_then(|s| s.verify(&form.code, now(), None).ok());
     let Some(step) = step else {
         let extra = enrol_context(&app, person).await?;
-        return wrong_code(&app, &pending, &headers, "enrol.html", extra).await;
+        return wrong_code(
+            &app,
+            &pending,
+            "enrol.html",
+            extra,
+            used,
+            "login.wrong_code",
+        )
+        .await;
     };
     let codes = auth::generate_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| auth::hash_recovery_code(c)).collect();

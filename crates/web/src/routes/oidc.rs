@@ -198,7 +198,11 @@ async fn finish(
         None => None,
     };
     let Some(c) = credentials.filter(|c| c.person.active) else {
-        security_event(app, person, "oidc_unknown_identity", name).await;
+        let event = match person {
+            Some(_) => "oidc_person_inactive",
+            None => "oidc_unknown_identity",
+        };
+        security_event(app, person, event, name).await;
         return Ok(no_access(app, headers, provider));
     };
     if assessment.second_factor {
@@ -216,7 +220,7 @@ async fn finish(
     }
     // One factor proven: the portal asks for its own second one.
     security_event(app, Some(c.person.id), "oidc_first_factor", name).await;
-    second_step(app, headers, &c).await
+    second_step(app, headers, &c, false).await
 }
 
 /// Links the identity to the person who started the linking, if that
@@ -229,10 +233,21 @@ async fn link_own(
     subject: &str,
     label: &str,
 ) -> Result<Response, WebError> {
-    let current = Current::from_headers(app, headers).await?;
-    if current.person.id != person {
-        security_event(app, Some(person), "oidc_state_refused", provider).await;
-        return Err(WebError::SignIn);
+    let current = Current::from_headers(app, headers).await;
+    if current.as_ref().map_or(true, |c| c.person.id != person) {
+        security_event(
+            app,
+            Some(person),
+            "identity_link_refused",
+            "another session",
+        )
+        .await;
+        return Ok(message(
+            app,
+            headers,
+            "login.link_other_session",
+            StatusCode::FORBIDDEN,
+        ));
     }
     match app
         .store()

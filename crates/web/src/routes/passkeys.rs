@@ -9,14 +9,12 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use ticketwerk_domain::auth::{MAX_SECOND_FACTOR_FAILURES, THROTTLE_SECOND_FACTOR};
+use ticketwerk_domain::auth::MAX_SECOND_FACTOR_FAILURES;
 use ticketwerk_domain::{DomainError, Id};
 use ticketwerk_identity::Passkeys;
 use ticketwerk_storage::{SessionStage, StorageError};
 
-use super::auth::{
-    complete, end_pending, second_factor_blocked, second_factor_key, security_event,
-};
+use super::auth::{complete, end_pending, reserve_attempt, security_event};
 use crate::i18n::{Lang, text};
 use crate::session::{Current, Pending, now};
 use crate::{App, WebError};
@@ -111,7 +109,7 @@ pub async fn register_finish(
     let new = match passkeys.finish_registration(&form.credential, &state) {
         Ok(new) => new,
         Err(e) => {
-            tracing::info!(target: "security", event = "passkey_refused", person, error = %e);
+            security_event(&app, Some(person), "passkey_refused", &e.to_string()).await;
             return Ok(refusal(
                 lang,
                 "security.passkey_refused",
@@ -141,16 +139,12 @@ pub async fn register_finish(
 pub async fn sign_in_start(
     State(app): State<App>,
     pending: Pending,
-    headers: HeaderMap,
     Form(form): Form<CeremonyForm>,
 ) -> Result<Response, WebError> {
     pending.check_csrf(&form.csrf)?;
     let passkeys = passkeys(&app)?;
     if pending.session.stage != SessionStage::SecondFactor {
         return Err(WebError::NotFound);
-    }
-    if let Some(page) = second_factor_blocked(&app, &pending, &headers).await? {
-        return Ok(to_sign_in(page));
     }
 
     let existing = credentials_of(&app, pending.session.person).await?;
@@ -177,9 +171,11 @@ pub async fn sign_in_finish(
     if pending.session.stage != SessionStage::SecondFactor {
         return Err(WebError::NotFound);
     }
-    if let Some(page) = second_factor_blocked(&app, &pending, &headers).await? {
-        return Ok(to_sign_in(page));
-    }
+    // Counted before it is looked at, like a code.
+    let attempts = match reserve_attempt(&app, &pending).await? {
+        Ok(used) => used,
+        Err(page) => return Ok(to_sign_in(page)),
+    };
     let person = pending.session.person;
     let state = app
         .store()
@@ -197,8 +193,9 @@ pub async fn sign_in_finish(
     let used = match passkeys.finish_authentication(&form.credential, &state, &existing) {
         Ok(used) => used,
         Err(e) => {
-            tracing::info!(target: "security", event = "passkey_refused", person, error = %e);
-            return failed(&app, &pending, &headers).await;
+            let detail = e.to_string();
+            security_event(&app, Some(person), "passkey_refused", &detail).await;
+            return failed(&app, &pending, attempts).await;
         }
     };
     if let (credential_id, Some(updated)) = &used {
@@ -221,19 +218,9 @@ pub async fn sign_in_finish(
     Ok(response)
 }
 
-/// A passkey that did not verify counts like a wrong code.
-async fn failed(app: &App, pending: &Pending, headers: &HeaderMap) -> Result<Response, WebError> {
-    let failures = app
-        .store()
-        .count_second_factor_failure(&pending.session.token_hash)
-        .await?;
-    app.store()
-        .record_failure(
-            &second_factor_key(pending.session.person),
-            THROTTLE_SECOND_FACTOR,
-            now(),
-        )
-        .await?;
+/// A passkey that did not verify counts like a wrong code (it was
+/// counted before); the fifth ends the sign-in.
+async fn failed(app: &App, pending: &Pending, used: i64) -> Result<Response, WebError> {
     security_event(
         app,
         Some(pending.session.person),
@@ -241,11 +228,10 @@ async fn failed(app: &App, pending: &Pending, headers: &HeaderMap) -> Result<Res
         "passkey",
     )
     .await;
-    if failures >= MAX_SECOND_FACTOR_FAILURES {
+    if used >= MAX_SECOND_FACTOR_FAILURES {
         let page = end_pending(
             app,
             pending,
-            headers,
             "second_factor_lockout",
             "login.too_many_codes",
             StatusCode::UNAUTHORIZED,

@@ -109,7 +109,7 @@ pub async fn link(
         .await;
     match linked {
         Ok(_) => {
-            let detail = format!("{name}: by {}", desk.person.id);
+            let detail = format!("{name}: by {}", desk.person.email.as_str());
             security_event(&app, Some(person.id), "identity_linked", &detail).await;
             Ok(saved(person.id))
         }
@@ -172,7 +172,7 @@ pub async fn invite(
     app.store()
         .invite_identity(person.id, name, desk.person.id, now, now + INVITATION_SECS)
         .await?;
-    let detail = format!("{name}: by {}", desk.person.id);
+    let detail = format!("{name}: by {}", desk.person.email.as_str());
     security_event(&app, Some(person.id), "identity_invited", &detail).await;
     Ok(saved(person.id))
 }

@@ -264,12 +264,11 @@ pub async fn reset_sign_in(
     app.store()
         .reset_sign_in(person.id, &hash, desk.change())
         .await?;
-    tracing::info!(
-        target: "security",
-        event = "initial_password_set",
-        person = person.id,
-        by = desk.person.id
-    );
+    // Every second factor went with it: a security event the desk's log
+    // shows, not only a change of master data.
+    let detail = format!("by {}", desk.person.email.as_str());
+    crate::routes::auth::security_event(&app, Some(person.id), "initial_password_set", &detail)
+        .await;
 
     let ctx = minijinja::context! { person => person, password => password };
     let mut page = desk.page(&app, "desk_password.html", &Forms::new(), ctx);
