@@ -249,6 +249,15 @@ pub async fn sweep_expired(app: App) {
         {
             tracing::warn!(error = ?e, "purging sessions failed");
         }
+        // Sign-ins at a provider and passkey ceremonies that were begun
+        // and never finished; both are refused long before this.
+        let store = app.store();
+        if let Err(e) = store.purge_oidc_flows(now - PENDING_SECS).await {
+            tracing::warn!(error = ?e, "purging OIDC sign-ins failed");
+        }
+        if let Err(e) = store.purge_ceremonies(now - PENDING_SECS).await {
+            tracing::warn!(error = ?e, "purging passkey ceremonies failed");
+        }
     }
 }
 

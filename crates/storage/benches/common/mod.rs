@@ -65,19 +65,22 @@ pub const PERSONS: i64 = PARTNERS * PERSONS_PER_PARTNER;
 /// Timed runs of each query.
 pub const RUNS: usize = 300;
 
+/// `FROM` a series of rows with `i` = 1..n, on either database.
+pub fn series(postgres: bool, n: i64) -> String {
+    if postgres {
+        format!("FROM generate_series(1, {n}) AS s(i)")
+    } else {
+        format!(
+            "FROM (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s \
+             WHERE i < {n}) SELECT i FROM s)"
+        )
+    }
+}
+
 /// Bulk rows through one statement per table: ids 1..n in order, so the
 /// person and partner of ticket i follow from i.
 pub fn seed_sql(postgres: bool, tickets: i64) -> Vec<String> {
-    let series = |n: i64| {
-        if postgres {
-            format!("FROM generate_series(1, {n}) AS s(i)")
-        } else {
-            format!(
-                "FROM (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s \
-                 WHERE i < {n}) SELECT i FROM s)"
-            )
-        }
-    };
+    let series = |n: i64| series(postgres, n);
     let number = if postgres {
         "'2026-' || lpad(i::text, 7, '0')"
     } else {
