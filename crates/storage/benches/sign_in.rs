@@ -96,30 +96,27 @@ async fn main() {
         }
     })
     .await;
-    time(
-        "OIDC flow: stored at the start, taken at the callback",
-        |run| {
-            let store = &store;
-            let state = format!("state-{run}");
-            async move {
-                let flow = OidcFlow {
-                    provider: "entra".into(),
-                    nonce: "n".into(),
-                    pkce_verifier: "v".into(),
-                    link_person: None,
-                    created_at: 1_767_300_000,
-                };
-                store
-                    .create_oidc_flow(&state, "browser", &flow)
-                    .await
-                    .unwrap();
-                store
-                    .take_oidc_flow(&state, "browser", 1_767_200_000)
-                    .await
-                    .unwrap()
-                    .unwrap();
-            }
-        },
-    )
+    time("OIDC flow: stored at the start, taken at callback", |run| {
+        let store = &store;
+        let state = format!("state-{run}");
+        async move {
+            let flow = OidcFlow {
+                provider: "entra".into(),
+                nonce: "n".into(),
+                pkce_verifier: "v".into(),
+                link_person: None,
+                created_at: 1_767_300_000,
+            };
+            store
+                .create_oidc_flow(&state, "browser", &flow)
+                .await
+                .unwrap();
+            store
+                .take_oidc_flow(&state, "browser", 1_767_200_000)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    })
     .await;
 }
