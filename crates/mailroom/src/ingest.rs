@@ -34,7 +34,7 @@
 use ticketwerk_domain::mail::{HoldReason, SHORT_TEXT_CHARS, TEXT_CHARS, cut};
 use ticketwerk_domain::model::{NewAttachment, NewTicket, Ticket};
 use ticketwerk_domain::{
-    DomainError, Email, EntryKind, Id, Impact, TicketType, Timestamp, Urgency, Viewer,
+    DomainError, Email, EntryKind, Id, Impact, TicketNumber, TicketType, Timestamp, Urgency, Viewer,
 };
 use ticketwerk_mail::inbound::{self, Automatic, Inbound, Limits, ParseError, content_key};
 use ticketwerk_mail::{authentication, matching};
@@ -283,6 +283,61 @@ impl Ingest {
             .await;
         self.clean_up_unless_stored(&done, &written).await;
         done
+    }
+
+    /// Files a held mail on a ticket the desk names, as a `desk_mail`
+    /// entry no customer sees (a stranger's reply, a reply to a closed
+    /// ticket that was reopened): the desk decides what to pass on. `None`
+    /// when the mail is not held; a ticket that does not exist is refused
+    /// at the field `ticket`.
+    pub async fn attach_to_ticket(
+        &self,
+        id: Id,
+        number: &TicketNumber,
+        by: Id,
+        now: Timestamp,
+    ) -> Result<Option<Recorded>, StorageError> {
+        let ticket =
+            self.store.ticket_by_number(number).await?.ok_or_else(|| {
+                StorageError::from(DomainError::invalid("ticket", "unknown_choice"))
+            })?;
+        let Some((_raw, mail, parsed)) = self.held(id).await? else {
+            return Ok(None);
+        };
+        let sender = match parsed
+            .as_ref()
+            .ok()
+            .and_then(|m| m.from.as_ref())
+            .and_then(|f| f.email.as_ref())
+        {
+            Some(email) => self.store.viewer_by_email(email, now).await?,
+            None => None,
+        };
+        let plan = Plan::Entry {
+            ticket: ticket.id,
+            kind: EntryKind::DeskMail,
+            author: sender.map(|(v, _)| v.person),
+        };
+        let (outcome, written) = self.outcome(plan, &parsed, now).await?;
+        let done = self
+            .store
+            .resolve_held(id, &mail, &outcome, Some(by), now)
+            .await;
+        self.clean_up_unless_stored(&done, &written).await;
+        done
+    }
+
+    /// The text of a held mail as the desk reads it on its page: `None`
+    /// when it is missing, or too large or unreadable to parse.
+    pub async fn readable(&self, id: Id) -> Result<Option<Inbound>, StorageError> {
+        let Some(stored) = self.store.inbound_mail(id).await? else {
+            return Ok(None);
+        };
+        if stored.size > self.settings.limits.max_bytes as i64 {
+            return Ok(None);
+        }
+        let raw = self.files.get(&stored.raw_key).await?;
+        Ok(self.parse(&raw).ok())
     }
 
     /// A held mail's raw bytes, headers and parse, or `None` when the mail

@@ -145,3 +145,74 @@ async fn the_desk_accepts_held_mail_as_a_call_or_discards_it() {
     assert!(!list.contains("Gewonnen!"));
     assert!(list.contains("Keine E-Mail wartet"));
 }
+
+/// A stranger's reply is held; the desk reads its text on the mail's page
+/// and files it on the ticket, where only the desk sees it.
+#[tokio::test]
+async fn the_desk_reads_a_held_mail_and_files_it_on_a_ticket_for_itself() {
+    let app = spawn().await;
+    let k1 = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("thomas@example.de", "Thomas Becker", k1).await;
+    app.agent("desk@example.com", "Dana Desk").await;
+    let mut thomas = app.client();
+    thomas.enrol("thomas@example.de").await;
+    let number = ticket_number(&thomas.create_ticket("Drucker", &[]).await);
+    let held = app
+        .deliver_mail(&format!(
+            "From: Techniker <service@drucker-hersteller.example>\r\n\
+             Subject: Ihr Drucker, Vorgang {number}\r\nMessage-ID: <hersteller@x.example>\r\n\r\n\
+             Ersatzteil <b>bestellt</b>, Lieferung Freitag.\r\n"
+        ))
+        .await;
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let page = dana.get(&format!("/desk/mail/{held}")).await;
+    assert!(
+        page.contains("Ersatzteil &lt;b&gt;bestellt&lt;&#x2f;b&gt;, Lieferung Freitag."),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+
+    let wrong = dana
+        .post(
+            &format!("/desk/mail/{held}/attach"),
+            &[("csrf", &csrf), ("ticket", "2026-999999")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(wrong.contains("Ein Ticket mit dieser Nummer gibt es nicht."));
+    let filed = dana
+        .post(
+            &format!("/desk/mail/{held}/attach"),
+            &[("csrf", &csrf), ("ticket", &number)],
+        )
+        .await;
+    assert!(filed.contains("hängt jetzt am Ticket"), "{}", filed.body);
+    let desk_view = dana.get(&format!("/tickets/{number}")).await;
+    assert!(desk_view.contains("Lieferung Freitag"));
+    assert!(desk_view.contains("E-Mail (nur Service Desk)"));
+    let customer_view = thomas.get(&format!("/tickets/{number}")).await;
+    assert!(
+        !customer_view.contains("Lieferung Freitag"),
+        "the customer never sees it"
+    );
+    // Filed once: it is no longer held.
+    let again = dana
+        .post(
+            &format!("/desk/mail/{held}/attach"),
+            &[("csrf", &csrf), ("ticket", &number)],
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    assert_eq!(
+        thomas
+            .post(
+                &format!("/desk/mail/{held}/attach"),
+                &[("csrf", "x"), ("ticket", &number)]
+            )
+            .await
+            .status,
+        404
+    );
+}

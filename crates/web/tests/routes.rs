@@ -193,7 +193,10 @@ fn expect(method: &str, path: &str, role: Role, scope: Scope) -> Expect {
         ("GET", "/desk/mail" | "/desk/mail/{id}" | "/desk/mail/{id}/raw" | "/desk/audit")
         | (
             "POST",
-            "/desk/mail/{id}/retry" | "/desk/mail/{id}/accept" | "/desk/mail/{id}/discard",
+            "/desk/mail/{id}/retry"
+            | "/desk/mail/{id}/accept"
+            | "/desk/mail/{id}/discard"
+            | "/desk/mail/{id}/attach",
         ) => when(role == Role::Agent),
         _ => panic!("no decision for {method} {path}: add it to the matrix"),
     }

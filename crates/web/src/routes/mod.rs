@@ -106,6 +106,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/desk/mail/{id}/retry"),
     ("POST", "/desk/mail/{id}/accept"),
     ("POST", "/desk/mail/{id}/discard"),
+    ("POST", "/desk/mail/{id}/attach"),
 ];
 
 pub fn router(app: App) -> Router {
@@ -240,6 +241,7 @@ pub fn router(app: App) -> Router {
         .route("/desk/mail/{id}/retry", post(desk::retry_mail))
         .route("/desk/mail/{id}/accept", post(desk::accept_mail))
         .route("/desk/mail/{id}/discard", post(desk::discard_mail))
+        .route("/desk/mail/{id}/attach", post(desk::attach_mail))
         .fallback(|| async { crate::WebError::NotFound })
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(middleware::from_fn(crate::security::same_origin))

@@ -8,7 +8,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use ticketwerk_domain::{DomainError, Email};
+use ticketwerk_domain::{DomainError, Email, TicketNumber};
 use ticketwerk_storage::{InboundMail, Recorded};
 
 use super::{Desk, Errors, FormView, Forms, ListParams, PAGE_SIZE, attempt, named, refused};
@@ -44,18 +44,21 @@ pub async fn mail(
     let mail = named(&id, |id| app.store().inbound_mail(id)).await?;
 
     let notice = shown.done.as_deref().and_then(notice_of);
-    Ok(mail_page(&app, &desk, &mail, &Forms::new(), notice))
+    mail_page(&app, &desk, &mail, &Forms::new(), notice).await
 }
 
-fn mail_page(
+async fn mail_page(
     app: &App,
     desk: &Desk,
     mail: &InboundMail,
     forms: &Forms,
     notice: Option<&str>,
-) -> Response {
-    let ctx = minijinja::context! { mail => mail, notice => notice };
-    desk.page(app, "desk_mail.html", forms, ctx)
+) -> Result<Response, WebError> {
+    // The text as the desk reads it before deciding; escaped like every
+    // value of a page, so nothing in a mail runs here.
+    let text = app.ingest().readable(mail.id).await?.map(|m| m.text);
+    let ctx = minijinja::context! { mail => mail, notice => notice, text => text };
+    Ok(desk.page(app, "desk_mail.html", forms, ctx))
 }
 
 fn notice_of(done: &str) -> Option<&'static str> {
@@ -63,6 +66,7 @@ fn notice_of(done: &str) -> Option<&'static str> {
         "retried" => Some("mail.retried"),
         "accepted" => Some("mail.accepted"),
         "discarded" => Some("mail.discarded"),
+        "attached" => Some("mail.attached"),
         _ => None,
     }
 }
@@ -181,7 +185,59 @@ pub async fn accept(
         Err(errors) => {
             let form = FormView::new("accept-").with("person", form.person.trim());
             let forms = refused("accept", form, errors_of(errors));
-            Ok(mail_page(&app, &desk, &mail, &forms, None))
+            mail_page(&app, &desk, &mail, &forms, None).await
+        }
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct AttachForm {
+    csrf: String,
+    ticket: String,
+}
+
+/// Files a held mail on a ticket the desk names, for the desk only.
+pub async fn attach(
+    State(app): State<App>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(form): Form<AttachForm>,
+) -> Result<Response, WebError> {
+    desk.check_csrf(&form.csrf)?;
+    let mail = named(&id, |id| app.store().inbound_mail(id)).await?;
+
+    let number = match form.ticket.trim() {
+        "" => Err(DomainError::invalid("ticket", "form.required")),
+        raw => raw
+            .parse::<TicketNumber>()
+            .map_err(|_| DomainError::invalid("ticket", "mail.no_such_ticket")),
+    };
+    let (ingest, by) = (app.ingest(), desk.person.id);
+    let attached = attempt(number, |number| async move {
+        ingest.attach_to_ticket(mail.id, &number, by, now()).await
+    });
+    match attached.await? {
+        Ok(Some(recorded)) => {
+            let detail = format!("mail {} to {}", mail.id, form.ticket.trim());
+            app.store()
+                .audit(now(), Some(by), "mail_attached", &detail)
+                .await?;
+            log(mail.id, "held mail filed on a ticket", &recorded);
+            Ok(back(mail.id, "attached"))
+        }
+        Ok(None) => Err(WebError::Conflict("mail_not_held")),
+        Err(errors) => {
+            let errors = errors
+                .into_iter()
+                .map(|(field, code)| match code {
+                    "unknown_choice" => (field, "mail.no_such_ticket"),
+                    other => (field, other),
+                })
+                .collect();
+            let form = FormView::new("attach-").with("ticket", form.ticket.trim());
+            let forms = refused("attach", form, errors);
+            mail_page(&app, &desk, &mail, &forms, None).await
         }
     }
 }

@@ -41,8 +41,8 @@ pub use identities::{
     audit, invite as invite_identity, link as link_identity, unlink as unlink_identity,
 };
 pub use mail::{
-    accept as accept_mail, discard as discard_mail, held as held_mails, mail, raw as raw_mail,
-    retry as retry_mail,
+    accept as accept_mail, attach as attach_mail, discard as discard_mail, held as held_mails,
+    mail, raw as raw_mail, retry as retry_mail,
 };
 pub use partners::{
     add_contract, add_service, add_system, add_unit, create_partner, new_partner, partner,
