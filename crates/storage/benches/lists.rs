@@ -243,7 +243,7 @@ async fn main() {
             let store = &store;
             async move {
                 store
-                    .pick_systems(partner_of(p), "", Some(p), 30)
+                    .pick_systems(partner_of(p), "", Some(p), true, 30)
                     .await
                     .unwrap();
             }

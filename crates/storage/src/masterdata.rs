@@ -1201,11 +1201,16 @@ impl Store {
     /// Systems of a business partner in use, matching a search of name,
     /// inventory number or user; the systems of `first` (the person the
     /// ticket is for) come first.
+    ///
+    /// `by_user`: the term also matches the name of a system's user, for
+    /// those who may see the partner's persons; for anyone else a search
+    /// must not tell who uses what.
     pub async fn pick_systems(
         &self,
         business_partner: Id,
         term: &str,
         first: Option<Id>,
+        by_user: bool,
         limit: i64,
     ) -> Result<Vec<System>> {
         let mut sql = Sql::default();
@@ -1214,7 +1219,12 @@ impl Store {
             .bind(Arg::Int(business_partner))
             .push(" AND s.active = 1");
         if !term.is_empty() {
-            push_search(&mut sql, &["s.name", "s.inventory_number", "p.name"], term);
+            let columns: &[&str] = if by_user {
+                &["s.name", "s.inventory_number", "p.name"]
+            } else {
+                &["s.name", "s.inventory_number"]
+            };
+            push_search(&mut sql, columns, term);
         }
         sql.push(" ORDER BY CASE WHEN s.person_id = ")
             .bind(Arg::Int(first.unwrap_or(0)))

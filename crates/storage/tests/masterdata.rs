@@ -265,7 +265,7 @@ async fn pickers_offer_one_partners_things_in_use_only() {
         assert_eq!(
             names(
                 store
-                    .pick_systems(w.acme, "", Some(w.carl), 30)
+                    .pick_systems(w.acme, "", Some(w.carl), true, 30)
                     .await
                     .unwrap()
             ),
@@ -273,9 +273,32 @@ async fn pickers_offer_one_partners_things_in_use_only() {
             "the person's own systems first; retired and other partners' never"
         );
         assert_eq!(
-            names(store.pick_systems(w.acme, "carl", None, 30).await.unwrap()),
+            names(
+                store
+                    .pick_systems(w.acme, "carl", None, true, 30)
+                    .await
+                    .unwrap()
+            ),
             vec!["Yoga Carl"],
             "found by its user's name too"
+        );
+        assert_eq!(
+            names(
+                store
+                    .pick_systems(w.acme, "dorn", None, true, 30)
+                    .await
+                    .unwrap()
+            ),
+            vec!["Yoga Carl"],
+            "by the user's surname, for those who may see the persons"
+        );
+        assert!(
+            store
+                .pick_systems(w.acme, "dorn", None, false, 30)
+                .await
+                .unwrap()
+                .is_empty(),
+            "for anyone else the search does not tell who uses what"
         );
     })
     .await;

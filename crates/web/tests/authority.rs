@@ -499,3 +499,41 @@ async fn my_services_shows_the_booked_services_of_my_business_partners() {
     assert!(!desk.get("/").await.contains("Meine Services"));
     assert_eq!(desk.get("/services").await.status, 404);
 }
+
+/// Who uses which system is the persons' business: an end user sees his
+/// own name at his system and no colleague's, and cannot search systems by
+/// a colleague's name; the authorised person sees every user.
+#[tokio::test]
+async fn the_system_picker_tells_end_users_no_colleagues_names() {
+    let w = world().await;
+    let desk = ticketwerk_storage::Change {
+        actor: None,
+        at: now(),
+    };
+    let input = SystemInput {
+        kind: SystemKind::Monitor,
+        name: "Monitor Empfang".into(),
+        inventory_number: "INV-M1".into(),
+        user: Some(w.sabine),
+        active: true,
+    };
+    w.app.store.add_system(w.k1, &input, desk).await.unwrap();
+    let thomas = w.signed_in("thomas@example.de").await;
+    let all = thomas.get(&format!("/pickers/systems?bp={}", w.k1)).await;
+    assert!(all.contains("Monitor Empfang"), "{}", all.body);
+    assert!(
+        all.contains("Thomas Becker"),
+        "his own system shows his name"
+    );
+    assert!(!all.contains("Sabine Krause"), "{}", all.body);
+    let by_name = thomas
+        .get(&format!("/pickers/systems?bp={}&q=Krause", w.k1))
+        .await;
+    assert!(!by_name.contains("Monitor Empfang"), "{}", by_name.body);
+
+    let sabine = w.signed_in("sabine@example.de").await;
+    let hers = sabine
+        .get(&format!("/pickers/systems?bp={}&q=Becker", w.k1))
+        .await;
+    assert!(hers.contains("ThinkPad Thomas") && hers.contains("Thomas Becker"));
+}

@@ -132,9 +132,13 @@ async fn pick(
         }
         Kind::Services => Ok(app.store().pick_services(bp, &term, PICK_LIMIT).await?),
         Kind::Systems => {
+            // Who uses which system is the persons' business: those who may
+            // list the partner's persons see every user, anyone else only
+            // themself.
+            let colleagues = current.viewer.may_list_persons_of(bp);
             let systems = app
                 .store()
-                .pick_systems(bp, &term, first, PICK_LIMIT)
+                .pick_systems(bp, &term, first, colleagues, PICK_LIMIT)
                 .await?;
             Ok(systems
                 .into_iter()
@@ -146,7 +150,8 @@ async fn pick(
                     if !s.inventory_number.is_empty() {
                         detail.push(s.inventory_number);
                     }
-                    if let Some(user) = s.user_name {
+                    let own = s.user_id == Some(current.person.id);
+                    if let Some(user) = s.user_name.filter(|_| colleagues || own) {
                         detail.push(user);
                     }
                     PickItem {
