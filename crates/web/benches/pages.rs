@@ -14,7 +14,7 @@ use ticketwerk_web::{App, Settings};
 
 #[path = "../../storage/benches/common/mod.rs"]
 mod common;
-use common::{PERSONS, seeded, time};
+use common::{PERSONS, seeded, series, time};
 
 /// A signed-in session for a person, as sign-in leaves it; the page
 /// timings start after sign-in.
@@ -38,6 +38,16 @@ async fn main() {
     // Kept whole to the end: it holds the database's folder.
     let db = seeded().await;
     let (store, tickets) = (db.store.clone(), db.tickets);
+    // A million lines of the security log, for its page and the
+    // person's security page.
+    let audit = format!(
+        "INSERT INTO audit_log (at, person_id, event, detail) \
+         SELECT 1767225600 + i, (i % {PERSONS}) + 1, 'sign_in', '' {}",
+        series(db.postgres, 1_000_000)
+    );
+    sqlx::Executor::execute(&db.pool, audit.as_str())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let now = jiff::Timestamp::now().as_second();
     let agent = NewPerson {
@@ -147,6 +157,21 @@ async fn main() {
             "desk: ticket view",
             desk.clone(),
             format!("/tickets/{any_ticket}"),
+        ),
+        (
+            "customer: security page",
+            customer.clone(),
+            "/account/security".to_string(),
+        ),
+        (
+            "desk: security log (1M lines)",
+            desk.clone(),
+            "/desk/audit".to_string(),
+        ),
+        (
+            "desk: security log of one person",
+            desk.clone(),
+            "/desk/audit?person=1".to_string(),
         ),
     ];
     for (label, cookie, path) in pages {
