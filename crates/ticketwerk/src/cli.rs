@@ -310,7 +310,9 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         (false, hint) => tracing::info!("{hint}"),
     }
     let (server, store, _files) = crate::start(config).await?;
-    tracing::info!("open {}", server.url());
+    // Where persons reach the portal, if the operator named it; passkeys
+    // work only there.
+    tracing::info!(listening = %server.url(), "open {}", config.mail.portal_url);
     crate::run_until_stopped(server, store).await
 }
 

@@ -367,6 +367,22 @@ impl Config {
         })
     }
 
+    /// What the server needs to sign anyone in through the configured
+    /// providers: each one's client secret.
+    pub fn check_sign_in(&self) -> anyhow::Result<()> {
+        for p in &self.web.identity_providers {
+            if p.client_secret.is_empty() {
+                let env_name = p.name.to_uppercase().replace('-', "_");
+                bail!(
+                    "identity provider {:?}: no client secret (set \
+                     {ENV_PREFIX}OIDC_{env_name}_CLIENT_SECRET or client_secret)",
+                    p.name
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The SQLite file, when the database is the default one in the data
     /// directory.
     pub fn default_sqlite_file(&self) -> Option<PathBuf> {
@@ -466,17 +482,14 @@ fn identity_providers(
             bail!("identity provider {name:?}: client_id is missing");
         }
         let env_name = name.to_uppercase().replace('-', "_");
+        // A missing secret matters only to the server (`check_sign_in`):
+        // `mail receive` and the admin commands read the same file in
+        // places that need not know it.
         let secret = secrets
             .get(&env_name)
             .cloned()
             .or(p.client_secret)
-            .filter(|s| !s.is_empty())
-            .with_context(|| {
-                format!(
-                    "identity provider {name:?}: no client secret (set \
-                     {ENV_PREFIX}OIDC_{env_name}_CLIENT_SECRET or client_secret)"
-                )
-            })?;
+            .unwrap_or_default();
         let kind = match p.kind.as_deref().unwrap_or("oidc") {
             "oidc" => ProviderKind::Generic,
             "entra" => {
@@ -793,17 +806,22 @@ mod tests {
                 .unwrap(),
                 "name not fit for a URL",
             ),
-            (
-                Layer::from_toml(
-                    "[[identity_providers]]\nname = \"idp\"\n\
-                     issuer = \"https://id.example\"\nclient_id = \"c\"",
-                )
-                .unwrap(),
-                "no secret",
-            ),
         ] {
             assert!(Config::resolve(layer).is_err(), "accepted: {why}");
         }
+        // Without a secret the file is fine for the mail door, not for
+        // the server.
+        let no_secret = Layer::from_toml(
+            "[[identity_providers]]\nname = \"idp\"\n\
+             issuer = \"https://id.example\"\nclient_id = \"c\"",
+        )
+        .unwrap();
+        let config = Config::resolve(no_secret).unwrap();
+        let refused = config.check_sign_in().unwrap_err().to_string();
+        assert!(
+            refused.contains("TICKETWERK_OIDC_IDP_CLIENT_SECRET"),
+            "{refused}"
+        );
         assert!(Config::resolve(provider("issuer = \"http://127.0.0.1:9000\"")).is_ok());
     }
 

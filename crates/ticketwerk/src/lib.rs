@@ -28,8 +28,12 @@ pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("TICKETWERK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // Colours only for a person at a terminal: a file, a journal or an
+    // MTA's bounce (which quotes the pipe's output) gets plain text.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(terminal)
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
@@ -159,6 +163,7 @@ pub async fn spawn_server(
 /// Opens storage, binds and serves in the background: what `serve` does,
 /// without waiting. With `listen` on port 0 tests get a free port.
 pub async fn start(config: &Config) -> anyhow::Result<(RunningServer, Store, FileStore)> {
+    config.check_sign_in()?;
     let (store, files) = open_storage(config).await?;
     let listener = bind(config).await?;
     let server = spawn_server(listener, store.clone(), files.clone(), config).await?;

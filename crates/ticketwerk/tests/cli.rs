@@ -738,6 +738,42 @@ async fn the_pipe_door_answers_the_mta_with_sysexits_codes() {
     assert!(stderr.contains("no database at"), "{stderr}");
     assert!(!typo.join("ticketwerk.sqlite").exists());
 
+    // The configuration of a server with an identity provider whose
+    // secret the MTA's pipe does not have: mail still comes in, and the
+    // answer carries no terminal colours into a bounce.
+    let file = tmp.path().join("ticketwerk.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "data_dir = {data:?}\n[[identity_providers]]\nname = \"entra\"\nkind = \"entra\"\n\
+             issuer = \"https://login.microsoftonline.com/organizations/v2.0\"\n\
+             client_id = \"app\"\nallowed_tenants = [\"t1\"]\n"
+        ),
+    )
+    .unwrap();
+    let server = fails(&mut ticketwerk(&[
+        "serve",
+        "--config",
+        file.to_str().unwrap(),
+    ]));
+    assert!(
+        server.contains("TICKETWERK_OIDC_ENTRA_CLIENT_SECRET"),
+        "{server}"
+    );
+    {
+        use std::io::Write;
+        let mut child = ticketwerk(&["mail", "receive", "--config", file.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(mail).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains('\u{1b}'), "colours in {stderr:?}");
+    }
+
     let (code, stderr) = receive(data, mail, &[]);
     assert_eq!(code, Some(0), "{stderr}");
     let (code, stderr) = receive(data, mail, &[]);

@@ -8,20 +8,34 @@ use axum::response::{IntoResponse, Response};
 
 use crate::WebError;
 
-/// No inline script or style, nothing from elsewhere, no framing.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
-    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// No inline script or style, nothing from elsewhere, no framing; forms
+/// go to this site, and to the identity providers, whose sign-in the
+/// provider buttons' forms are redirected to (browsers apply
+/// `form-action` to the redirects of a form, too).
+pub fn policy(provider_origins: &[String]) -> HeaderValue {
+    let mut form_action = String::from("'self'");
+    for origin in provider_origins {
+        form_action.push(' ');
+        form_action.push_str(origin);
+    }
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}
 
-pub async fn headers(request: Request, next: Next) -> Response {
+pub async fn headers(
+    axum::extract::State(csp): axum::extract::State<HeaderValue>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     // A download brings a stricter policy of its own (a sandbox), which
     // the page policy must not replace.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -1010,3 +1010,65 @@ async fn passkeys_in_chromium() {
     );
     b.close().await;
 }
+
+// ---- Sign-in through an identity provider -------------------------------------
+
+/// A person clicks the provider's button, signs in at the provider (a real
+/// OpenID Connect provider on loopback) and lands in the portal; without
+/// a second factor at the provider, the portal asks its own. In a real
+/// browser, so the pages' security policy must let the forms go there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_provider_sign_in_in_chromium() {
+    if !enabled("identity provider") || !common::oidc::enabled("identity provider in Chromium") {
+        return;
+    }
+    let driver = Chromedriver::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let idp = common::oidc::Provider::start(&format!("{base}/login/oidc/firma/callback"), None);
+    let settings = Settings {
+        portal_url: base.clone(),
+        identity_providers: vec![ticketwerk_web::IdentityProvider {
+            name: "firma".into(),
+            label: "Firmenkonto".into(),
+            issuer: idp.issuer().to_string(),
+            client_id: common::oidc::CLIENT_ID.into(),
+            client_secret: common::oidc::CLIENT_SECRET.into(),
+            kind: ticketwerk_domain::identity::ProviderKind::Generic,
+            mfa_acr_values: Vec::new(),
+            scopes: vec!["email".into(), "profile".into()],
+        }],
+        ..Settings::default()
+    };
+    let app = common::spawn_on(Some(listener), None, settings).await;
+    let bp = app.business_partner("10001", "Muster GmbH").await;
+    let kim = app.customer("kim@muster.example", "Kim Muster", bp).await;
+    app.store
+        .link_identity(kim, "firma", "kim", "", None, common::now())
+        .await
+        .unwrap();
+
+    let b = driver.browser(&base, "kim-idp").await;
+    b.goto("/login").await;
+    b.click("#sign-in-firma").await;
+    b.fill("input[name=account]", "kim").await;
+    b.click("input[name=mfa]").await;
+    b.click("button[type=submit]").await;
+    b.wait_path("/").await;
+    b.wait_text("h1", "Willkommen").await;
+    b.wait_text(".user-menu summary", "Kim Muster").await;
+
+    // Without the second factor at the provider: the portal's own step.
+    b.sign_out().await;
+    b.click("#sign-in-firma").await;
+    b.fill("input[name=account]", "kim").await;
+    b.click("button[type=submit]").await;
+    b.wait_text(".alert", "keinen zweiten Faktor bestätigt")
+        .await;
+    assert!(
+        b.c.find(Locator::Css(".user-menu")).await.is_err(),
+        "{}",
+        b.context("signed in on one factor").await
+    );
+    b.close().await;
+}

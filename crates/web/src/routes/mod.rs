@@ -249,9 +249,24 @@ pub fn router(app: App) -> Router {
             app.clone(),
             crate::render::render_errors,
         ))
-        .layer(middleware::from_fn(crate::security::headers))
+        .layer(middleware::from_fn_with_state(
+            crate::security::policy(&provider_origins(&app)),
+            crate::security::headers,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(app)
+}
+
+/// The origins of the configured identity providers' issuers (where their
+/// sign-in pages are), for the pages' `form-action`.
+fn provider_origins(app: &App) -> Vec<String> {
+    app.settings()
+        .identity_providers
+        .iter()
+        .filter_map(|p| url::Url::parse(&p.issuer).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .collect()
 }
 
 /// One span per request, with a request id; no query strings (they may

@@ -126,6 +126,7 @@ pub(super) async fn person_page(
         person => person,
         languages => languages,
         notice => notice,
+        local_sign_in => app.settings().local_sign_in,
         ..sign_in
     };
     Ok(desk.page(app, "desk_person.html", &forms, ctx))
