@@ -393,7 +393,10 @@ async fn run_demo(
         .await
         .context("seeding the demo data")?;
     let server = crate::spawn_server(listener, store.clone(), files, &config).await?;
-    println!("{}", demo_banner(&server.url(), &dir, &logins, &config));
+    // The portal's address when one is set (passkeys work only at a
+    // domain name, e.g. TICKETWERK_PORTAL_URL=http://localhost:8080).
+    let url = format!("{}/", config.mail.portal_url.trim_end_matches('/'));
+    println!("{}", demo_banner(&url, &dir, &logins, &config));
     crate::run_until_stopped(server, store).await
 }
 

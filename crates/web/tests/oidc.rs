@@ -372,7 +372,7 @@ async fn an_unknown_identity_gets_no_account_but_a_word_whom_to_ask() {
     assert!(
         w.events(None)
             .await
-            .contains(&"oidc_unknown_identity idp".to_string())
+            .contains(&"oidc_unknown_identity idp: mallory anna@mueller.example".to_string())
     );
 }
 

@@ -359,17 +359,20 @@ pub(crate) async fn end_pending(
     Ok(page)
 }
 
-/// Both factors done: a new session token at full stage.
+/// Both factors done: a new session token at full stage. `how` names the
+/// second factor for the security log (`totp`, `recovery_code`,
+/// `passkey`, `enrolment`, or the provider that proved both).
 pub(crate) async fn complete(
     app: &App,
     headers: &HeaderMap,
     person: Id,
+    how: &str,
 ) -> Result<axum::http::HeaderValue, WebError> {
     let cookie = session::begin(app, headers, person, SessionStage::Full).await?;
     app.store()
         .clear_failures(&second_factor_key(person))
         .await?;
-    security_event(app, Some(person), "sign_in", "").await;
+    security_event(app, Some(person), "sign_in", how).await;
     Ok(cookie)
 }
 
@@ -450,7 +453,8 @@ pub async fn second_factor(
         let extra = second_factor_context(&app, person).await?;
         return wrong_code(&app, &pending, "second_factor.html", extra, used, error).await;
     }
-    let cookie = complete(&app, &headers, person).await?;
+    let how = if recovered { "recovery_code" } else { "totp" };
+    let cookie = complete(&app, &headers, person, how).await?;
     // After a recovery code: what to do next, on the security page.
     let next = if recovered {
         "/account/security?recovered=1"
@@ -552,7 +556,7 @@ pub async fn enrol(
         return Err(WebError::SignIn);
     }
     security_event(&app, Some(person), "second_factor_enrolled", "totp").await;
-    let cookie = complete(&app, &headers, person).await?;
+    let cookie = complete(&app, &headers, person, "enrolment").await?;
     let ctx = minijinja::context! { ..app.chrome(pending.lang), ..minijinja::context! {
         codes => codes,
     }};
@@ -581,6 +585,17 @@ pub async fn logout(
     response.headers_mut().append(
         header::SET_COOKIE,
         session::clear_cookie(&app, session::SESSION_COOKIE),
+    );
+    // The sign-in page after it stays in the person's language, whatever
+    // the browser prefers.
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(
+            &app,
+            session::LANG_COOKIE,
+            current.lang.code(),
+            Some(365 * 86_400),
+        ),
     );
     Ok(response)
 }

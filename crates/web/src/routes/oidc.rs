@@ -202,11 +202,14 @@ async fn finish(
             Some(_) => "oidc_person_inactive",
             None => "oidc_unknown_identity",
         };
-        security_event(app, person, event, name).await;
+        // Whom the desk would link: the subject, and the email the
+        // provider names (shown, never trusted).
+        let detail = format!("{name}: {subject} {label}");
+        security_event(app, person, event, detail.trim_end()).await;
         return Ok(no_access(app, headers, provider));
     };
     if assessment.second_factor {
-        let cookie = complete(app, headers, c.person.id).await?;
+        let cookie = complete(app, headers, c.person.id, &format!("{name}: mfa")).await?;
         security_event(
             app,
             Some(c.person.id),

@@ -211,7 +211,7 @@ pub async fn sign_in_finish(
                 .await?;
         }
     }
-    let cookie = complete(&app, &headers, person).await?;
+    let cookie = complete(&app, &headers, person, "passkey").await?;
     security_event(&app, Some(person), "second_factor_passkey", "").await;
     let mut response = Json(serde_json::json!({ "redirect": "/" })).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
