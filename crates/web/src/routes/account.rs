@@ -11,7 +11,7 @@ use ticketwerk_domain::Id;
 use ticketwerk_domain::auth::{self, TotpSecret};
 
 use super::auth::{enrol_context, security_event};
-use super::passkeys::MAX_NAME;
+use super::passkeys::{MAX_NAME, passkey_name};
 use crate::session::{Current, now};
 use crate::{App, WebError};
 
@@ -117,7 +117,8 @@ pub struct NameForm {
     name: String,
 }
 
-fn passkey_id(id: &str) -> Result<Id, WebError> {
+/// The id in a path of this page; anything else names nothing.
+fn path_id(id: &str) -> Result<Id, WebError> {
     id.parse().map_err(|_| WebError::NotFound)
 }
 
@@ -128,16 +129,13 @@ pub async fn rename_passkey(
     Form(form): Form<NameForm>,
 ) -> Result<Response, WebError> {
     current.check_csrf(&form.csrf)?;
-    let id = passkey_id(&id)?;
+    let id = path_id(&id)?;
     let person = current.person.id;
     let store = app.store();
     if !store.passkeys_of(person).await?.iter().any(|p| p.id == id) {
         return Err(WebError::NotFound);
     }
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(WebError::BadRequest);
-    }
+    let name = passkey_name(&form.name).ok_or(WebError::BadRequest)?;
 
     store.rename_passkey(person, id, name).await?;
     security_event(&app, Some(person), "passkey_renamed", name).await;
@@ -157,7 +155,7 @@ pub async fn remove_passkey(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     current.check_csrf(&form.csrf)?;
-    let id = passkey_id(&id)?;
+    let id = path_id(&id)?;
 
     let person = current.person.id;
     let removed = app.store().delete_passkey(person, id).await?;
@@ -175,7 +173,7 @@ pub async fn unlink_identity(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     current.check_csrf(&form.csrf)?;
-    let id = passkey_id(&id)?;
+    let id = path_id(&id)?;
 
     let person = current.person.id;
     let removed = app.store().unlink_identity(person, id).await?;

@@ -34,6 +34,14 @@ pub struct CeremonyForm {
     credential: String,
 }
 
+/// A passkey's name as typed: trimmed, 1 to [`MAX_NAME`] characters, no
+/// control characters.
+pub fn passkey_name(raw: &str) -> Option<&str> {
+    let name = raw.trim();
+    let fits = !name.is_empty() && name.chars().count() <= MAX_NAME;
+    (fits && !name.chars().any(char::is_control)).then_some(name)
+}
+
 fn passkeys(app: &App) -> Result<&Passkeys, WebError> {
     app.passkeys().ok_or(WebError::NotFound)
 }
@@ -85,14 +93,13 @@ pub async fn register_finish(
     current.check_csrf(&form.csrf)?;
     let passkeys = passkeys(&app)?;
     let lang = current.lang;
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+    let Some(name) = passkey_name(&form.name) else {
         return Ok(refusal(
             lang,
             "security.passkey_name_invalid",
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
-    }
+    };
 
     let state = app
         .store()
@@ -260,4 +267,22 @@ fn to_sign_in(page: Response) -> Response {
             .append(header::SET_COOKIE, cookie.clone());
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passkey_names_are_trimmed_and_bounded() {
+        assert_eq!(passkey_name("  Dienst-Laptop "), Some("Dienst-Laptop"));
+        assert_eq!(
+            passkey_name(&"ä".repeat(MAX_NAME)).map(str::len),
+            Some(2 * MAX_NAME)
+        );
+        for bad in ["", "   ", "a\u{0}b", "Zeile\nzwei"] {
+            assert_eq!(passkey_name(bad), None, "{bad:?}");
+        }
+        assert_eq!(passkey_name(&"x".repeat(MAX_NAME + 1)), None);
+    }
 }
