@@ -31,6 +31,11 @@ code_enum! {
         /// The sender is a person, but of no business partner to open a
         /// call in (an agent writing to the desk's own address, say).
         NoBusinessPartner => "no_business_partner",
+        /// The sender belongs to several business partners and the mail
+        /// names no ticket: which one the call is for is the desk's choice,
+        /// since a call opened in the wrong one would show it to that
+        /// partner's authorised persons.
+        SeveralBusinessPartners => "several_business_partners",
         /// The mail's ticket is closed; the desk decides whether to reopen.
         TicketClosed => "ticket_closed",
         /// A bounce, an auto-reply, list mail or mail from our own

@@ -17,9 +17,10 @@
 //!    else who reaches a ticket (a colleague, an agent, someone who
 //!    replied to our mail) makes a `desk_mail` entry that no customer ever
 //!    sees; its attachments stay in the raw mail the desk can download.
-//! 5. Without a ticket: a known person opens a new call in their business
-//!    partner (the one with the lowest id when they belong to several, so
-//!    the choice never depends on names); anyone else is held.
+//! 5. Without a ticket: a known person of one business partner opens a
+//!    new call there. A person of several is held for the desk to choose
+//!    the business partner (a call in the wrong one would show the mail
+//!    to that partner's authorised persons); anyone else is held.
 //! 6. A machine's mail (bounce, auto-reply, list, our own address) never
 //!    opens a ticket and never becomes visible to a customer: on a ticket
 //!    it is a `desk_mail` entry, without one it is held. Nothing here ever
@@ -251,14 +252,17 @@ impl Ingest {
     }
 
     /// Opens a new call from a held mail for the person the desk chose, in
-    /// their business partner (the lowest id when several). `None` when
-    /// the mail is not held; a person who cannot have tickets (unknown,
+    /// their business partner; for a person of several, in the one the desk
+    /// chose (`business_partner`, one of the person's). `None` when the
+    /// mail is not held; a person who cannot have tickets (unknown,
     /// inactive, an agent, of no business partner) is refused at the field
-    /// `person`.
+    /// `person`, a missing or foreign business partner at the field
+    /// `business_partner`.
     pub async fn accept_as_call(
         &self,
         id: Id,
         person: &Email,
+        business_partner: Option<Id>,
         by: Id,
         now: Timestamp,
     ) -> Result<Option<Recorded>, StorageError> {
@@ -268,7 +272,17 @@ impl Ingest {
             .viewer_by_email(person, now)
             .await?
             .ok_or_else(refused)?;
-        let business_partner = first_partner(&viewer).ok_or_else(refused)?;
+        let business_partner = match (partner_of(&viewer), business_partner) {
+            (Partner::None, _) => return Err(refused()),
+            (Partner::One(only), None) => only,
+            (_, Some(chosen)) if viewer.is_member_of(chosen) => chosen,
+            (Partner::Several, None) => {
+                return Err(DomainError::invalid("business_partner", "form.required").into());
+            }
+            (_, Some(_)) => {
+                return Err(DomainError::invalid("business_partner", "unknown_choice").into());
+            }
+        };
         let Some((_raw, mail, parsed)) = self.held(id).await? else {
             return Ok(None);
         };
@@ -614,12 +628,18 @@ fn rules(
             ticket: None,
             person: Some(v.person),
         },
-        Some(v) => match first_partner(v) {
-            Some(business_partner) => Plan::NewCall {
+        Some(v) => match partner_of(v) {
+            Partner::One(business_partner) => Plan::NewCall {
                 person: v.person,
                 business_partner,
             },
-            None => Plan::Held {
+            Partner::Several => Plan::Held {
+                reason: HoldReason::SeveralBusinessPartners,
+                detail: String::new(),
+                ticket: None,
+                person: Some(v.person),
+            },
+            Partner::None => Plan::Held {
                 reason: HoldReason::NoBusinessPartner,
                 detail: String::new(),
                 ticket: None,
@@ -629,13 +649,22 @@ fn rules(
     }
 }
 
-/// The business partner a call from mail is opened in: the one with the
-/// lowest id, so the choice is the same every time and for every path.
-fn first_partner(viewer: &Viewer) -> Option<Id> {
-    if viewer.agent {
-        return None;
+/// Where a call from a person's mail can be opened.
+enum Partner {
+    /// An agent, or a person of no business partner.
+    None,
+    One(Id),
+    /// The desk chooses.
+    Several,
+}
+
+fn partner_of(viewer: &Viewer) -> Partner {
+    match viewer.memberships.as_slice() {
+        _ if viewer.agent => Partner::None,
+        [] => Partner::None,
+        [only] => Partner::One(only.business_partner),
+        _ => Partner::Several,
     }
-    viewer.memberships.iter().map(|m| m.business_partner).min()
 }
 
 fn automatic_code(automatic: Automatic) -> &'static str {

@@ -415,13 +415,16 @@ async fn an_unknown_sender_is_held_until_the_desk_accepts_a_call() {
         let dora = Email::parse("dora@desk.example").unwrap();
         assert!(
             d.ingest
-                .accept_as_call(id, &dora, d.w.dora, now())
+                .accept_as_call(id, &dora, None, d.w.dora, now())
                 .await
                 .is_err()
         );
 
         let ben = Email::parse("ben@acme.example").unwrap();
-        let accepted = d.ingest.accept_as_call(id, &ben, d.w.dora, now()).await;
+        let accepted = d
+            .ingest
+            .accept_as_call(id, &ben, None, d.w.dora, now())
+            .await;
         let Some(Recorded::Stored { fate, ticket, .. }) = accepted.unwrap() else {
             panic!("accepted");
         };
@@ -433,7 +436,10 @@ async fn an_unknown_sender_is_held_until_the_desk_accepts_a_call() {
         assert_eq!(call.description, "Seit heute früh.");
         assert!(d.held().await.is_empty());
         // A second click opens nothing more.
-        let again = d.ingest.accept_as_call(id, &ben, d.w.dora, now()).await;
+        let again = d
+            .ingest
+            .accept_as_call(id, &ben, None, d.w.dora, now())
+            .await;
         assert!(again.unwrap().is_none());
         assert_eq!(d.my_open(d.w.ben).await.len(), 2);
     })
@@ -538,6 +544,68 @@ async fn mail_without_a_number_from_a_known_person_opens_a_call() {
             d.held().await[0].reason,
             Some(HoldReason::NoBusinessPartner)
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn mail_from_a_person_of_two_partners_waits_for_the_desk_to_choose_one() {
+    for_each_backend(|store| async move {
+        let d = Desk::new(store).await;
+        // Carl also works for Globex: a call opened in the wrong partner
+        // would show his mail to that partner's authorised persons.
+        d.store
+            .add_membership(d.w.carl, d.w.globex, false)
+            .await
+            .unwrap();
+        let raw = mail(
+            "carl@acme.example",
+            "Zählerauslese bei Globex",
+            "two@acme.example",
+            "",
+            "Interna von Globex.",
+        );
+        assert_eq!(d.deliver(&raw).await, Delivered::Stored);
+        assert!(d.my_open(d.w.carl).await.is_empty());
+        let held = d.held().await;
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].reason, Some(HoldReason::SeveralBusinessPartners));
+        let id = held[0].id;
+
+        let carl = Email::parse("carl@acme.example").unwrap();
+        let refused = |r: Result<Option<Recorded>, ticketwerk_storage::StorageError>| match r {
+            Err(ticketwerk_storage::StorageError::Domain(e)) => e.to_string(),
+            other => panic!("refused, not {other:?}"),
+        };
+        // Without a choice, or with a partner he is not in, nothing opens.
+        let none = d
+            .ingest
+            .accept_as_call(id, &carl, None, d.w.dora, now())
+            .await;
+        assert!(refused(none).contains("business_partner"));
+        let olga = Email::parse("olga@globex.example").unwrap();
+        let foreign = d
+            .ingest
+            .accept_as_call(id, &olga, Some(d.w.acme), d.w.dora, now())
+            .await;
+        assert!(refused(foreign).contains("business_partner"));
+        assert_eq!(d.held().await.len(), 1);
+
+        let chosen = d
+            .ingest
+            .accept_as_call(id, &carl, Some(d.w.globex), d.w.dora, now())
+            .await;
+        let Some(Recorded::Stored { ticket, .. }) = chosen.unwrap() else {
+            panic!("accepted");
+        };
+        let call = d
+            .store
+            .ticket_by_number(&ticket.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(call.business_partner_id, d.w.globex);
+        assert_eq!((call.reported_by, call.reported_for), (d.w.carl, d.w.carl));
     })
     .await;
 }

@@ -198,6 +198,16 @@ pub async fn spawn_mail_workers(
             rand::random::<u32>()
         );
         tracing::info!(imap = %redact(url), %holder, "polling the mailbox");
+        if config.mail.trusted_authserv_id.is_none() {
+            // Every From is believed: anyone who knows a customer's address
+            // and a ticket number can write on that ticket in their name.
+            tracing::warn!(
+                target: "security",
+                event = "mail_senders_unproven",
+                "mail_trusted_authserv_id is not set: incoming mail counts as its From \
+                 address says; set it to the receiving MTA's authserv-id"
+            );
+        }
         tokio::spawn(ticketwerk_mailroom::imap::run(
             settings,
             store.clone(),

@@ -536,4 +536,31 @@ async fn the_system_picker_tells_end_users_no_colleagues_names() {
         .get(&format!("/pickers/systems?bp={}&q=Becker", w.k1))
         .await;
     assert!(hers.contains("ThinkPad Thomas") && hers.contains("Thomas Becker"));
+
+    // Whose systems come first is no more his business than the names: a
+    // colleague's id as `first` leaves his list in its usual order, while
+    // the authorised person gets that colleague's systems first.
+    let late = SystemInput {
+        name: "Zeiterfassung Empfang".into(),
+        inventory_number: "INV-Z1".into(),
+        ..input
+    };
+    w.app.store.add_system(w.k1, &late, desk).await.unwrap();
+    let position = |body: &str, name: &str| body.find(name).unwrap();
+    let plain = thomas.get(&format!("/pickers/systems?bp={}", w.k1)).await;
+    let probed = thomas
+        .get(&format!("/pickers/systems?bp={}&first={}", w.k1, w.sabine))
+        .await;
+    assert_eq!(plain.body, probed.body);
+    assert!(
+        position(&probed.body, "ThinkPad Thomas") < position(&probed.body, "Zeiterfassung Empfang")
+    );
+    let sorted = sabine
+        .get(&format!("/pickers/systems?bp={}&first={}", w.k1, w.sabine))
+        .await;
+    assert!(
+        position(&sorted.body, "Zeiterfassung Empfang") < position(&sorted.body, "ThinkPad Thomas"),
+        "{}",
+        sorted.body
+    );
 }

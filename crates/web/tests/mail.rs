@@ -216,3 +216,66 @@ async fn the_desk_reads_a_held_mail_and_files_it_on_a_ticket_for_itself() {
         404
     );
 }
+
+/// Mail from a person of two business partners opens nothing by itself:
+/// in the wrong partner its text would reach that partner's authorised
+/// persons. The desk names the partner when it accepts the mail.
+#[tokio::test]
+async fn mail_of_a_person_of_two_partners_waits_for_the_desk_to_name_the_partner() {
+    let app = spawn().await;
+    let k1 = app.business_partner("K-1", "Müller GmbH").await;
+    let k2 = app.business_partner("K-2", "Stadtwerke").await;
+    let markus = app
+        .customer("markus@example.de", "Markus Hoffmann", k1)
+        .await;
+    app.store.add_membership(markus, k2, false).await.unwrap();
+    app.agent("desk@example.com", "Dana Desk").await;
+    let held = app
+        .deliver_mail(
+            "From: markus@example.de\r\nSubject: Zählerauslese ausgefallen\r\n\
+             Message-ID: <zaehler@example.de>\r\n\r\nInterna der Stadtwerke.\r\n",
+        )
+        .await;
+
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let page = dana.get(&format!("/desk/mail/{held}")).await;
+    assert!(
+        page.contains("Absender gehört zu mehreren Geschäftspartnern"),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let accept = |partner: &'static str| {
+        [
+            ("csrf", csrf.as_str()),
+            ("person", "markus@example.de"),
+            ("business_partner", partner),
+        ]
+    };
+    let unnamed = dana
+        .post(&format!("/desk/mail/{held}/accept"), &accept(""))
+        .await;
+    assert_eq!(unnamed.status, 422);
+    assert!(unnamed.contains("Bitte füllen Sie dieses Feld aus."));
+    app.business_partner("K-3", "Fremd AG").await;
+    let foreign = dana
+        .post(&format!("/desk/mail/{held}/accept"), &accept("K-3"))
+        .await;
+    assert_eq!(foreign.status, 422);
+    assert!(foreign.contains("value=\"K-3\""), "what was typed stays");
+
+    let accepted = dana
+        .post(&format!("/desk/mail/{held}/accept"), &accept("K-2"))
+        .await;
+    assert!(accepted.contains("als neuer Call übernommen"));
+    let mut m = app.client();
+    m.enrol("markus@example.de").await;
+    let k2_open = m.get("/catalog/my-open").await;
+    assert!(
+        k2_open.contains("Zählerauslese ausgefallen"),
+        "{}",
+        k2_open.body
+    );
+    assert!(k2_open.contains("Stadtwerke"), "{}", k2_open.body);
+}

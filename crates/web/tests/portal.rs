@@ -95,6 +95,17 @@ async fn a_customer_reports_and_follows_a_ticket_to_its_solution() {
         "internal notes never reach a customer"
     );
     assert!(!view.contains("Interne Notiz"));
+    // The timeline's anchors count what the customer sees, so no gap
+    // hints at the internal note between the desk's entries.
+    let anchors = |body: &str| -> Vec<usize> {
+        body.split("<li id=\"entry-")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let shown = anchors(&view.body);
+    assert_eq!(shown, (1..=shown.len()).collect::<Vec<_>>());
+    assert!(view.contains("<a href=\"#open-question\">") && view.contains("id=\"open-question\""));
 
     let answered = anna
         .add_entry(&number, "customer_note", "HP LaserJet 4250")

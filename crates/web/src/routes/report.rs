@@ -136,6 +136,9 @@ async fn pick(
             // list the partner's persons see every user, anyone else only
             // themself.
             let colleagues = current.viewer.may_list_persons_of(bp);
+            // The order tells whose systems come first, so a colleague's id
+            // counts only for those who may see who uses what.
+            let first = first.filter(|id| colleagues || *id == current.person.id);
             let systems = app
                 .store()
                 .pick_systems(bp, &term, first, colleagues, PICK_LIMIT)

@@ -368,7 +368,9 @@ pub async fn add_entry(
         .add_entry(&ticket, kind, current.person.id, &body, &stored, now())
         .await;
     match result {
-        Ok(id) => Ok(Redirect::to(&format!("/tickets/{number}#entry-{id}")).into_response()),
+        // To the newest entry of the timeline, not to the entry's id,
+        // which would tell a customer how many entries exist elsewhere.
+        Ok(_) => Ok(Redirect::to(&format!("/tickets/{number}#latest")).into_response()),
         Err(e) => {
             discard_files(&app, &stored).await;
             Err(e.into())

@@ -103,6 +103,8 @@ pub async fn raw(
 pub struct ActionForm {
     csrf: String,
     person: String,
+    /// Customer number, for a person of several business partners.
+    business_partner: String,
 }
 
 fn back(id: i64, done: &str) -> Response {
@@ -168,9 +170,21 @@ pub async fn accept(
         "" => Err(DomainError::invalid("person", "form.required")),
         raw => Email::parse(raw).map_err(|_| DomainError::invalid("person", "unknown_choice")),
     };
+    let partner = match form.business_partner.trim() {
+        "" => Ok(None),
+        number => app
+            .store()
+            .business_partner_by_number(number)
+            .await?
+            .map(|p| Some(p.id))
+            .ok_or_else(|| DomainError::invalid("business_partner", "unknown_choice")),
+    };
+    let input = email.and_then(|email| partner.map(|partner| (email, partner)));
     let (ingest, by) = (app.ingest(), desk.person.id);
-    let accepted = attempt(email, |email| async move {
-        ingest.accept_as_call(mail.id, &email, by, now()).await
+    let accepted = attempt(input, |(email, partner)| async move {
+        ingest
+            .accept_as_call(mail.id, &email, partner, by, now())
+            .await
     });
     match accepted.await? {
         Ok(Some(recorded)) => {
@@ -183,7 +197,9 @@ pub async fn accept(
         }
         Ok(None) => Err(WebError::Conflict("mail_not_held")),
         Err(errors) => {
-            let form = FormView::new("accept-").with("person", form.person.trim());
+            let form = FormView::new("accept-")
+                .with("person", form.person.trim())
+                .with("business_partner", form.business_partner.trim());
             let forms = refused("accept", form, errors_of(errors));
             mail_page(&app, &desk, &mail, &forms, None).await
         }
