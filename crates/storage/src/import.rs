@@ -29,6 +29,22 @@ pub struct ImportReport {
     pub written: bool,
 }
 
+impl ImportReport {
+    /// How many rows were refused: a row with several bad fields is one.
+    pub fn refused_rows(&self) -> usize {
+        distinct_lines(&self.rejected)
+    }
+}
+
+/// The parser names each bad field of a row; a row counts once.
+fn distinct_lines(errors: &[RowError]) -> usize {
+    errors
+        .iter()
+        .map(|e| e.line)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
 /// A row's failure: a field problem becomes the row's error; anything
 /// else (the database failing) ends the import.
 fn row_error(line: u64, e: StorageError) -> Result<RowError> {
@@ -77,7 +93,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<ImportReport> {
         let mut report = ImportReport {
-            rows: rows.len() + rejected.len(),
+            rows: rows.len() + distinct_lines(&rejected),
             rejected,
             ..ImportReport::default()
         };
@@ -133,7 +149,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<ImportReport> {
         let mut report = ImportReport {
-            rows: rows.len() + rejected.len(),
+            rows: rows.len() + distinct_lines(&rejected),
             rejected,
             ..ImportReport::default()
         };

@@ -35,7 +35,7 @@ pub use inbound::{InboundMail, MailOutcome, NewInboundMail, Recorded};
 pub use masterdata::{Change, NamedPage};
 pub use outbox::{MailState, OutboxMail, reason as mail_reason};
 pub use persons::{Credentials, NewPerson};
-pub use sessions::{Session, SessionStage};
+pub use sessions::{Session, SessionStage, TotpSetup};
 pub use tickets::{ColumnFilter, Page, SortKey, TicketQuery};
 
 /// Failures of storage. Domain refusals pass through unchanged; anything

@@ -553,7 +553,7 @@ impl Store {
     pub async fn reset_sign_in(&self, id: Id, password_hash: &str, change: Change) -> Result<()> {
         let mut tx = self.begin_write("resetting a sign-in").await?;
         let done = sqlx::query(
-            "UPDATE persons SET password_hash = $2, totp_secret = NULL, totp_pending_secret = NULL, \
+            "UPDATE persons SET password_hash = $2, totp_secret = NULL, \
              totp_last_step = NULL WHERE id = $1 AND is_agent = 0",
         )
         .bind(id)

@@ -28,7 +28,6 @@ pub struct Credentials {
     pub person: Person,
     pub password_hash: Option<String>,
     pub totp_secret: Option<String>,
-    pub totp_pending_secret: Option<String>,
     pub totp_last_step: Option<i64>,
 }
 
@@ -186,7 +185,7 @@ impl Store {
 
     pub async fn credentials(&self, email: &Email) -> Result<Option<Credentials>> {
         let row = sqlx::query(&format!(
-            "SELECT {PERSON_COLUMNS}, password_hash, totp_secret, totp_pending_secret, totp_last_step \
+            "SELECT {PERSON_COLUMNS}, password_hash, totp_secret, totp_last_step \
              FROM persons WHERE email = $1"
         ))
         .bind(email.as_str())
@@ -200,9 +199,6 @@ impl Store {
                 .try_get("password_hash")
                 .context("reading credentials")?,
             totp_secret: row.try_get("totp_secret").context("reading credentials")?,
-            totp_pending_secret: row
-                .try_get("totp_pending_secret")
-                .context("reading credentials")?,
             totp_last_step: row
                 .try_get("totp_last_step")
                 .context("reading credentials")?,

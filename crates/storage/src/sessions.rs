@@ -49,6 +49,15 @@ pub struct Session {
     pub last_seen_at: Timestamp,
 }
 
+/// Which TOTP set-up [`Store::confirm_totp`] finishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TotpSetup {
+    /// The first second factor, at a sign-in's enrolment step.
+    First,
+    /// A signed-in person replacing their authenticator app.
+    Replace,
+}
+
 impl Store {
     pub async fn create_session(
         &self,
@@ -155,10 +164,12 @@ impl Store {
         }
     }
 
-    /// Keeps a freshly generated secret while the person enrols.
-    pub async fn set_pending_totp(&self, person: Id, secret_base32: &str) -> Result<()> {
-        sqlx::query("UPDATE persons SET totp_pending_secret = $2 WHERE id = $1")
-            .bind(person)
+    /// Keeps a freshly generated secret while the person sets it up, in
+    /// the session (or pending sign-in) that shows it: no other sign-in,
+    /// even with the same password, ever sees or confirms it.
+    pub async fn set_pending_totp(&self, token_hash: &str, secret_base32: &str) -> Result<()> {
+        sqlx::query("UPDATE sessions SET totp_pending_secret = $2 WHERE token_hash = $1")
+            .bind(token_hash)
             .bind(secret_base32)
             .execute(&self.pool)
             .await
@@ -166,28 +177,67 @@ impl Store {
         Ok(())
     }
 
-    /// Makes the pending secret the person's second factor and stores the
-    /// hashes of new recovery codes, replacing any old ones, in one
-    /// transaction.
+    /// The secret this session is setting up, if any.
+    pub async fn pending_totp(&self, token_hash: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT totp_pending_secret FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a TOTP enrolment")?;
+        match row {
+            Some(r) => r
+                .try_get("totp_pending_secret")
+                .context("reading a TOTP enrolment"),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes the secret this session is setting up the person's second
+    /// factor and stores the hashes of new recovery codes, replacing any
+    /// old ones, in one transaction.
+    ///
+    /// `First` (a sign-in's enrolment) only succeeds while the person has
+    /// no second factor at all: a sign-in that waited at enrolment while
+    /// the person set one up elsewhere must not replace it on the strength
+    /// of the password. `Replace` is the signed-in person changing theirs.
     pub async fn confirm_totp(
         &self,
         person: Id,
+        token_hash: &str,
+        mode: TotpSetup,
         step: i64,
         recovery_hashes: &[String],
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await.context("confirming TOTP")?;
-        let done = sqlx::query(
-            "UPDATE persons SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, \
-             totp_last_step = $2 WHERE id = $1 AND totp_pending_secret IS NOT NULL",
-        )
+        let only_first = match mode {
+            TotpSetup::First => {
+                " AND totp_secret IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM passkeys k WHERE k.person_id = persons.id)"
+            }
+            TotpSetup::Replace => "",
+        };
+        let done = sqlx::query(&format!(
+            "UPDATE persons SET totp_last_step = $2, totp_secret = \
+             (SELECT s.totp_pending_secret FROM sessions s \
+              WHERE s.token_hash = $3 AND s.person_id = persons.id) \
+             WHERE id = $1 AND EXISTS (SELECT 1 FROM sessions s WHERE s.token_hash = $3 \
+              AND s.person_id = persons.id AND s.totp_pending_secret IS NOT NULL){only_first}"
+        ))
         .bind(person)
         .bind(step)
+        .bind(token_hash)
         .execute(&mut *tx)
         .await
         .context("confirming TOTP")?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        // Whatever this person had waiting anywhere is void now.
+        sqlx::query("UPDATE sessions SET totp_pending_secret = NULL WHERE person_id = $1")
+            .bind(person)
+            .execute(&mut *tx)
+            .await
+            .context("confirming TOTP")?;
         sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1")
             .bind(person)
             .execute(&mut *tx)

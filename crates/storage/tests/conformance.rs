@@ -18,7 +18,7 @@ use ticketwerk_domain::{
     Urgency,
 };
 use ticketwerk_storage::{
-    ColumnFilter, FileStore, SessionStage, SortKey, StorageError, Store, TicketQuery,
+    ColumnFilter, FileStore, SessionStage, SortKey, StorageError, Store, TicketQuery, TotpSetup,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -1508,29 +1508,95 @@ async fn each_totp_step_is_accepted_once() {
     for_each_backend(|store| async move {
         let w = World::create(&store).await;
         let creds = store.credentials_by_id(w.anna).await.unwrap().unwrap();
-        assert!(creds.totp_secret.is_none() && creds.totp_pending_secret.is_none());
+        assert!(creds.totp_secret.is_none());
+        store
+            .create_session("enrol-a", w.anna, SessionStage::Enrol, "c", T0)
+            .await
+            .unwrap();
+        store
+            .create_session("enrol-b", w.anna, SessionStage::Enrol, "c", T0)
+            .await
+            .unwrap();
         assert!(
-            !store.confirm_totp(w.anna, 1000, &[]).await.unwrap(),
+            !store
+                .confirm_totp(w.anna, "enrol-a", TotpSetup::First, 1000, &[])
+                .await
+                .unwrap(),
             "nothing pending"
         );
 
+        // Each sign-in sets up a secret of its own; the other never sees it.
         store
-            .set_pending_totp(w.anna, "JBSWY3DPEHPK3PXP")
+            .set_pending_totp("enrol-a", "JBSWY3DPEHPK3PXP")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.pending_totp("enrol-a").await.unwrap().as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
+        assert_eq!(store.pending_totp("enrol-b").await.unwrap(), None);
+        store
+            .set_pending_totp("enrol-b", "KRSXG5CTMVRXEZLU")
             .await
             .unwrap();
         let creds = store.credentials_by_id(w.anna).await.unwrap().unwrap();
-        assert_eq!(
-            creds.totp_pending_secret.as_deref(),
-            Some("JBSWY3DPEHPK3PXP")
-        );
         assert!(creds.totp_secret.is_none());
 
-        assert!(store.confirm_totp(w.anna, 1000, &[]).await.unwrap());
+        assert!(
+            store
+                .confirm_totp(w.anna, "enrol-a", TotpSetup::First, 1000, &[])
+                .await
+                .unwrap()
+        );
         let creds = store.credentials_by_id(w.anna).await.unwrap().unwrap();
         assert_eq!(creds.totp_secret.as_deref(), Some("JBSWY3DPEHPK3PXP"));
-        assert_eq!(
-            (creds.totp_pending_secret, creds.totp_last_step),
-            (None, Some(1000))
+        assert_eq!(creds.totp_last_step, Some(1000));
+        // The sign-in that waited at enrolment cannot replace it, and its
+        // secret is void.
+        assert_eq!(store.pending_totp("enrol-b").await.unwrap(), None);
+        store
+            .set_pending_totp("enrol-b", "KRSXG5CTMVRXEZLU")
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .confirm_totp(w.anna, "enrol-b", TotpSetup::First, 1000, &[])
+                .await
+                .unwrap()
+        );
+        // A signed-in person replacing their app may.
+        assert!(
+            store
+                .confirm_totp(w.anna, "enrol-b", TotpSetup::Replace, 1000, &[])
+                .await
+                .unwrap()
+        );
+        let creds = store.credentials_by_id(w.anna).await.unwrap().unwrap();
+        assert_eq!(creds.totp_secret.as_deref(), Some("KRSXG5CTMVRXEZLU"));
+        // Another person's session sets up nothing for Anna.
+        store
+            .create_session("ben", w.ben, SessionStage::Enrol, "c", T0)
+            .await
+            .unwrap();
+        store
+            .set_pending_totp("ben", "MFRGGZDFMZTWQ2LK")
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .confirm_totp(w.anna, "ben", TotpSetup::Replace, 1000, &[])
+                .await
+                .unwrap()
+        );
+        store
+            .set_pending_totp("enrol-a", "JBSWY3DPEHPK3PXP")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .confirm_totp(w.anna, "enrol-a", TotpSetup::Replace, 1000, &[])
+                .await
+                .unwrap()
         );
 
         // The enrolment code's step, and anything older, is used up.
@@ -1562,10 +1628,15 @@ async fn each_totp_step_is_accepted_once() {
 
         // Steps are per person.
         store
-            .set_pending_totp(w.ben, "KRSXG5CTMVRXEZLU")
+            .set_pending_totp("ben", "KRSXG5CTMVRXEZLU")
             .await
             .unwrap();
-        assert!(store.confirm_totp(w.ben, 5, &[]).await.unwrap());
+        assert!(
+            store
+                .confirm_totp(w.ben, "ben", TotpSetup::First, 5, &[])
+                .await
+                .unwrap()
+        );
         assert!(store.claim_totp_step(w.ben, 1001).await.unwrap());
     })
     .await;
@@ -1578,10 +1649,19 @@ async fn recovery_codes_work_once() {
         let codes = generate_recovery_codes();
         let hashes: Vec<_> = codes.iter().map(|c| hash_recovery_code(c)).collect();
         store
-            .set_pending_totp(w.anna, "JBSWY3DPEHPK3PXP")
+            .create_session("anna", w.anna, SessionStage::Enrol, "c", T0)
             .await
             .unwrap();
-        assert!(store.confirm_totp(w.anna, 1, &hashes).await.unwrap());
+        store
+            .set_pending_totp("anna", "JBSWY3DPEHPK3PXP")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .confirm_totp(w.anna, "anna", TotpSetup::First, 1, &hashes)
+                .await
+                .unwrap()
+        );
         let total = i64::try_from(codes.len()).unwrap();
         assert_eq!(store.unused_recovery_codes(w.anna).await.unwrap(), total);
 
@@ -1608,10 +1688,15 @@ async fn recovery_codes_work_once() {
         // Enrolling again replaces every old code.
         let fresh: Vec<_> = ["one", "two"].map(hash_recovery_code).to_vec();
         store
-            .set_pending_totp(w.anna, "KRSXG5CTMVRXEZLU")
+            .set_pending_totp("anna", "KRSXG5CTMVRXEZLU")
             .await
             .unwrap();
-        assert!(store.confirm_totp(w.anna, 2, &fresh).await.unwrap());
+        assert!(
+            store
+                .confirm_totp(w.anna, "anna", TotpSetup::Replace, 2, &fresh)
+                .await
+                .unwrap()
+        );
         assert_eq!(store.unused_recovery_codes(w.anna).await.unwrap(), 2);
         let second = hash_recovery_code(&codes[1]);
         assert!(!store.use_recovery_code(w.anna, &second, T0).await.unwrap());

@@ -141,12 +141,25 @@ async fn a_person_import_with_one_bad_row_writes_nothing() {
                 (5, "email", "form.email_taken"),
             ]
         );
+        assert_eq!((report.rows, report.refused_rows()), (4, 2));
         let eva = ticketwerk_domain::Email::parse("eva@acme.example").unwrap();
         assert!(
             store.credentials(&eva).await.unwrap().is_none(),
             "nothing written"
         );
         assert!(store.units_of(w.acme).await.unwrap().is_empty());
+
+        // A row with two bad fields names both and counts as one row.
+        let twice = "Kundennummer;Name;E-Mail;Telefon\n\
+                     10001;Eva Roth;keine-adresse;abc\n\
+                     10001;Tom Li;tom@acme.example;\n";
+        let parsed = parse_persons(twice.as_bytes()).unwrap();
+        let report = store
+            .import_persons(&parsed.rows, parsed.errors, by(w.dora, T0), true)
+            .await
+            .unwrap();
+        assert_eq!(report.rejected.len(), 2, "{:?}", report.rejected);
+        assert_eq!((report.rows, report.refused_rows()), (2, 1));
 
         // The good rows alone: a dry run writes nothing, the real run all.
         let good = "Kundennummer;Name;E-Mail;Abteilung\n\

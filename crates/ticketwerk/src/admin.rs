@@ -211,7 +211,7 @@ pub async fn import(
                 kind.code(),
                 report.rows,
                 report.created,
-                report.rejected.len(),
+                report.refused_rows(),
                 report.written
             ),
         )

@@ -533,7 +533,7 @@ async fn run_admin(file: Option<&Path>, command: AdminCommand) -> anyhow::Result
                 );
             }
             let what = kind.code();
-            match (report.written, report.rejected.len()) {
+            match (report.written, report.refused_rows()) {
                 (true, _) => println!(
                     "Imported {} {what} from {} rows.",
                     report.created, report.rows

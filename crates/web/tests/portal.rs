@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{PASSWORD, element_text, spawn, ticket_number};
+use common::{PASSWORD, element_text, now, spawn, ticket_number};
+use ticketwerk_domain::auth::TotpSecret;
 
 #[tokio::test]
 async fn anonymous_visitors_get_the_sign_in_page() {
@@ -398,6 +399,86 @@ async fn forms_without_the_session_token_are_refused() {
         .unwrap();
     assert_eq!(cross.status(), 403);
     assert!(anna.get("/").await.contains("Anna Berg"), "still signed in");
+}
+
+/// Two sign-ins with the same (initial) password at the enrolment step:
+/// each is shown a secret of its own, and once one has set up the second
+/// factor the other can neither confirm its secret nor replace it.
+#[tokio::test]
+async fn a_waiting_enrolment_neither_shares_nor_replaces_the_second_factor() {
+    let app = spawn().await;
+    let bp = app.business_partner("K-1", "Müller GmbH").await;
+    app.customer("petra@example.de", "Petra Lang", bp).await;
+    let secret_of = |page: &common::Page| {
+        let text = element_text(&page.body, "totp-secret")
+            .unwrap()
+            .replace(' ', "");
+        TotpSecret::from_base32(&text).unwrap()
+    };
+    // Someone else who knows the password opens the enrolment first.
+    let intruder = app.client();
+    let seen = intruder.password("petra@example.de", PASSWORD).await;
+    assert!(seen.url.ends_with("/login/enrol"), "{}", seen.url);
+    let intruders_secret = secret_of(&seen);
+
+    let petra = app.client();
+    let hers = petra.password("petra@example.de", PASSWORD).await;
+    let petras_secret = secret_of(&hers);
+    assert_ne!(
+        intruders_secret.to_base32(),
+        petras_secret.to_base32(),
+        "a secret belongs to the sign-in that showed it"
+    );
+    let done = petra
+        .post(
+            "/login/enrol",
+            &[
+                ("code", &petras_secret.code_at(now())),
+                ("csrf", &hers.csrf()),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    // The waiting sign-in now ends, with the page or with the code.
+    let again = intruder
+        .post(
+            "/login/enrol",
+            &[
+                ("code", &intruders_secret.code_at(now())),
+                ("csrf", &seen.csrf()),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.contains("inzwischen ein zweiter Faktor eingerichtet"));
+    assert!(intruder.get("/").await.url.ends_with("/login"));
+    assert!(intruder.get("/login/enrol").await.url.ends_with("/login"));
+
+    // Petra's factor is hers alone: the intruder's secret opens nothing.
+    let later = app.client();
+    let step = later.password("petra@example.de", PASSWORD).await;
+    assert!(step.url.ends_with("/login/second-factor"), "{}", step.url);
+    let refused = later
+        .post(
+            "/login/second-factor",
+            &[
+                ("code", &intruders_secret.code_at(now() + 30)),
+                ("csrf", &step.csrf()),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    let accepted = later
+        .post(
+            "/login/second-factor",
+            &[
+                ("code", &petras_secret.code_at(now() + 30)),
+                ("csrf", &step.csrf()),
+            ],
+        )
+        .await;
+    assert!(accepted.url.ends_with('/'), "{}", accepted.url);
 }
 
 #[tokio::test]

@@ -8,9 +8,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use ticketwerk_domain::Id;
-use ticketwerk_domain::auth::{self, TotpSecret};
+use ticketwerk_domain::auth;
+use ticketwerk_storage::TotpSetup;
 
-use super::auth::{enrol_context, security_event};
+use super::auth::{enrol_context, pending_secret, security_event};
 use super::passkeys::{MAX_NAME, passkey_name};
 use crate::session::{Current, now};
 use crate::{App, WebError};
@@ -220,7 +221,7 @@ async fn authenticator(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let extra = enrol_context(app, current.person.id).await?;
+    let extra = enrol_context(app, current.person.id, &current.session.token_hash).await?;
     let ctx = minijinja::context! { ..current.chrome(app), ..extra, ..minijinja::context! {
         action => "/account/authenticator",
         replacing => true,
@@ -246,12 +247,7 @@ pub async fn replace_authenticator(
     current.check_csrf(&form.csrf)?;
 
     let person = current.person.id;
-    let pending = app
-        .store()
-        .credentials_by_id(person)
-        .await?
-        .and_then(|c| c.totp_pending_secret)
-        .and_then(|s| TotpSecret::from_base32(&s));
+    let pending = pending_secret(&app, &current.session.token_hash).await?;
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
     let step = pending.and_then(|s| s.verify(&code, now(), None).ok());
     let Some(step) = step else {
@@ -265,7 +261,17 @@ pub async fn replace_authenticator(
     };
     let codes = auth::generate_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| auth::hash_recovery_code(c)).collect();
-    if !app.store().confirm_totp(person, step, &hashes).await? {
+    let confirmed = app
+        .store()
+        .confirm_totp(
+            person,
+            &current.session.token_hash,
+            TotpSetup::Replace,
+            step,
+            &hashes,
+        )
+        .await?;
+    if !confirmed {
         return Err(WebError::Conflict("authenticator_changed"));
     }
     security_event(&app, Some(person), "second_factor_replaced", "totp").await;

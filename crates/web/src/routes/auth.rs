@@ -12,7 +12,7 @@ use ticketwerk_domain::auth::{
     THROTTLE_SECOND_FACTOR, TotpSecret,
 };
 use ticketwerk_domain::{Email, Id};
-use ticketwerk_storage::{Credentials, SessionStage};
+use ticketwerk_storage::{Credentials, SessionStage, TotpSetup};
 
 use crate::i18n::Lang;
 use crate::render::request_lang;
@@ -466,22 +466,39 @@ pub async fn second_factor(
     Ok(response)
 }
 
+/// The secret the session `token_hash` is setting up, if any.
+pub(crate) async fn pending_secret(
+    app: &App,
+    token_hash: &str,
+) -> Result<Option<TotpSecret>, WebError> {
+    Ok(app
+        .store()
+        .pending_totp(token_hash)
+        .await?
+        .as_deref()
+        .and_then(TotpSecret::from_base32))
+}
+
 /// The enrolment page: a QR code of the secret and the secret as text.
-pub(crate) async fn enrol_context(app: &App, person: Id) -> Result<minijinja::Value, WebError> {
+/// The secret belongs to this session alone (`token_hash`): another
+/// sign-in of the same person gets one of its own.
+pub(crate) async fn enrol_context(
+    app: &App,
+    person: Id,
+    token_hash: &str,
+) -> Result<minijinja::Value, WebError> {
     let c = app
         .store()
         .credentials_by_id(person)
         .await?
         .ok_or(WebError::SignIn)?;
-    let secret = match c
-        .totp_pending_secret
-        .as_deref()
-        .and_then(TotpSecret::from_base32)
-    {
+    let secret = match pending_secret(app, token_hash).await? {
         Some(s) => s,
         None => {
             let s = TotpSecret::generate();
-            app.store().set_pending_totp(person, &s.to_base32()).await?;
+            app.store()
+                .set_pending_totp(token_hash, &s.to_base32())
+                .await?;
             s
         }
     };
@@ -508,11 +525,38 @@ pub(crate) async fn enrol_context(app: &App, person: Id) -> Result<minijinja::Va
     })
 }
 
+/// Enrolment is for a person without any second factor. A sign-in that
+/// waited at this step while the person set one up elsewhere ends: it
+/// must not replace that factor on the strength of the password.
+async fn enrolment_closed(app: &App, pending: &Pending) -> Result<Option<Response>, WebError> {
+    let person = pending.session.person;
+    let has_totp = app
+        .store()
+        .credentials_by_id(person)
+        .await?
+        .is_some_and(|c| c.totp_secret.is_some());
+    if !has_totp && app.store().passkeys_of(person).await?.is_empty() {
+        return Ok(None);
+    }
+    let ended = end_pending(
+        app,
+        pending,
+        "enrolment_refused",
+        "login.enrolment_closed",
+        StatusCode::CONFLICT,
+    )
+    .await?;
+    Ok(Some(ended))
+}
+
 pub async fn enrol_page(State(app): State<App>, pending: Pending) -> Result<Response, WebError> {
     if pending.session.stage != SessionStage::Enrol {
         return Ok(Redirect::to("/login/second-factor").into_response());
     }
-    let extra = enrol_context(&app, pending.session.person).await?;
+    if let Some(ended) = enrolment_closed(&app, &pending).await? {
+        return Ok(ended);
+    }
+    let extra = enrol_context(&app, pending.session.person, &pending.session.token_hash).await?;
     Ok(code_page(
         &app,
         &pending,
@@ -528,18 +572,19 @@ pub async fn enrol(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    let (c, used) = match pending_step(&app, &pending, &form, SessionStage::Enrol).await? {
+    let (_, used) = match pending_step(&app, &pending, &form, SessionStage::Enrol).await? {
         Ok(found) => found,
         Err(response) => return Ok(response),
     };
+    if let Some(ended) = enrolment_closed(&app, &pending).await? {
+        return Ok(ended);
+    }
     let person = pending.session.person;
-    let secret = c
-        .totp_pending_secret
-        .as_deref()
-        .and_then(TotpSecret::from_base32);
+    let token_hash = &pending.session.token_hash;
+    let secret = pending_secret(&app, token_hash).await?;
     let step = secret.and_then(|s| s.verify(&form.code, now(), None).ok());
     let Some(step) = step else {
-        let extra = enrol_context(&app, person).await?;
+        let extra = enrol_context(&app, person, token_hash).await?;
         return wrong_code(
             &app,
             &pending,
@@ -552,8 +597,20 @@ pub async fn enrol(
     };
     let codes = auth::generate_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| auth::hash_recovery_code(c)).collect();
-    if !app.store().confirm_totp(person, step, &hashes).await? {
-        return Err(WebError::SignIn);
+    let confirmed = app
+        .store()
+        .confirm_totp(person, token_hash, TotpSetup::First, step, &hashes)
+        .await?;
+    if !confirmed {
+        // The person set up a factor between the check above and now.
+        return end_pending(
+            &app,
+            &pending,
+            "enrolment_refused",
+            "login.enrolment_closed",
+            StatusCode::CONFLICT,
+        )
+        .await;
     }
     security_event(&app, Some(person), "second_factor_enrolled", "totp").await;
     let cookie = complete(&app, &headers, person, "enrolment").await?;

@@ -100,7 +100,7 @@ pub async fn run(
         kind = kind.code(),
         rows = report.rows,
         created = report.created,
-        rejected = report.rejected.len(),
+        rejected = report.refused_rows(),
         written = report.written,
     );
     app.store()
@@ -113,7 +113,7 @@ pub async fn run(
                 kind.code(),
                 report.rows,
                 report.created,
-                report.rejected.len(),
+                report.refused_rows(),
                 report.written
             ),
         )
