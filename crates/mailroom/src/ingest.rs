@@ -286,6 +286,11 @@ impl Ingest {
         let Some((_raw, mail, parsed)) = self.held(id).await? else {
             return Ok(None);
         };
+        // A call needs a text the customer can read; an unreadable mail
+        // stays with the desk, which has the original.
+        if parsed.is_err() {
+            return Err(DomainError::Conflict("mail_unreadable").into());
+        }
         let plan = Plan::NewCall {
             person: viewer.person,
             business_partner,

@@ -479,6 +479,25 @@ async fn unreadable_and_oversized_mail_is_held_and_can_be_retried() {
             (MailFate::Held, Some(HoldReason::Unparseable))
         );
         assert_eq!(d.held().await.len(), 2, "still held, nothing lost");
+        // Nor does it become a call: the customer would see an empty one.
+        let ben = Email::parse("ben@acme.example").unwrap();
+        for mail in &held {
+            let accepted = d
+                .ingest
+                .accept_as_call(mail.id, &ben, None, d.w.dora, now())
+                .await;
+            assert!(
+                matches!(
+                    accepted,
+                    Err(ticketwerk_storage::StorageError::Domain(
+                        ticketwerk_domain::DomainError::Conflict("mail_unreadable")
+                    ))
+                ),
+                "{accepted:?}"
+            );
+        }
+        assert_eq!(d.held().await.len(), 2);
+        assert_eq!(d.my_open(d.w.ben).await.len(), 1);
     })
     .await;
 }

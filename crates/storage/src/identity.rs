@@ -368,13 +368,19 @@ impl Store {
 
     /// Removes one of a person's passkeys; its name, if it was theirs.
     pub async fn delete_passkey(&self, person: Id, id: Id) -> Result<Option<String>> {
-        let row =
-            sqlx::query("DELETE FROM passkeys WHERE person_id = $1 AND id = $2 RETURNING name")
-                .bind(person)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .context("removing a passkey")?;
+        // Never the last second factor: without one, the password alone
+        // would lead to setting up a new one.
+        let row = sqlx::query(
+            "DELETE FROM passkeys WHERE person_id = $1 AND id = $2 AND (\
+             EXISTS (SELECT 1 FROM persons p WHERE p.id = $1 AND p.totp_secret IS NOT NULL) \
+             OR EXISTS (SELECT 1 FROM passkeys k WHERE k.person_id = $1 AND k.id <> $2)) \
+             RETURNING name",
+        )
+        .bind(person)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("removing a passkey")?;
         row.map(|r| r.try_get("name"))
             .transpose()
             .context("removing a passkey")

@@ -1990,7 +1990,7 @@ async fn a_system_is_assigned_changed_and_removed() {
         let after = reload(&store, &t.number).await;
         assert_eq!((after.system_id, after.system_name), (None, None));
         // Both changes are on the timeline, with who made them.
-        let timeline = store.entries(t.id, &EntryKind::ALL).await.unwrap();
+        let timeline = store.entries(t.id, EntryKind::ALL).await.unwrap();
         let changes: Vec<(&str, Option<i64>)> = timeline
             .iter()
             .filter(|e| e.kind == EntryKind::SystemChanged)

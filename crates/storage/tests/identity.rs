@@ -192,10 +192,17 @@ async fn passkeys_and_ceremonies_belong_to_their_person_and_session() {
         assert_eq!(mine[0].last_used_at, Some(T0 + 9));
         assert!(store.passkeys_of(w.ben).await.unwrap().is_empty());
         assert_eq!(store.delete_passkey(w.ben, key).await.unwrap(), None);
+        // Anna has no authenticator app: her only passkey stays.
+        assert_eq!(store.delete_passkey(w.anna, key).await.unwrap(), None);
+        let spare = store
+            .add_passkey(w.anna, "Telefon", "cred-2", "{}", T0)
+            .await
+            .unwrap();
         assert_eq!(
             store.delete_passkey(w.anna, key).await.unwrap(),
             Some("Dienst-Laptop".to_string())
         );
+        assert_eq!(store.delete_passkey(w.anna, spare).await.unwrap(), None);
 
         store
             .put_ceremony("sess", "register", "one", T0)

@@ -339,8 +339,10 @@ pub fn prepare_demo_dir(dir: &Path, reset: bool) -> anyhow::Result<()> {
         if database.exists() || attachments.exists() {
             if !reset {
                 bail!(
-                    "{} already holds demo data; pass --reset to delete it and start afresh, or \
-                     choose another --data-dir",
+                    "{} already holds demo data: `ticketwerk serve --data-dir {}` runs the portal \
+                     on it again; pass --reset to delete it and start afresh, or choose another \
+                     --data-dir",
+                    dir.display(),
                     dir.display()
                 );
             }

@@ -161,7 +161,17 @@ pub async fn remove_passkey(
     let person = current.person.id;
     let removed = app.store().delete_passkey(person, id).await?;
     if removed.is_none() {
-        return Err(WebError::NotFound);
+        let exists = app
+            .store()
+            .passkeys_of(person)
+            .await?
+            .iter()
+            .any(|k| k.id == id);
+        return Err(if exists {
+            WebError::Conflict("last_second_factor")
+        } else {
+            WebError::NotFound
+        });
     }
     security_event(&app, Some(person), "second_factor_removed", "passkey").await;
     Ok(Redirect::to("/account/security?removed=1").into_response())

@@ -187,7 +187,7 @@ pub async fn update_authorisation(
     let period = period(&zone, &form.valid_from, &form.valid_until).map(|p| {
         keep_exact_end(
             p,
-            before.map(|a| a.period.clone()),
+            before.map(|a| a.period),
             &form.valid_until,
             &zone,
         )
