@@ -527,6 +527,27 @@ async fn desk_users_are_shown_but_not_kept_here_and_unknown_ids_are_not_found() 
         .await;
     assert_eq!(refused.status, 404);
 
+    // Another desk user's sign-in is not Dana's to link: an identity she
+    // controls would let her act in his name.
+    let erik = app.agent("erik@example.com", "Erik Desk").await;
+    let his = dana.get(&format!("/desk/persons/{erik}")).await;
+    assert_eq!(his.status, 200);
+    assert!(!his.contains("id=\"identities\""), "{}", his.body);
+    assert!(his.contains(&format!("/desk/audit?person={erik}")));
+    for action in ["identities", "invitations"] {
+        let forged = dana
+            .post(
+                &format!("/desk/persons/{erik}/{action}"),
+                &[("csrf", &csrf), ("provider", "idp"), ("subject", "x")],
+            )
+            .await;
+        assert_eq!(forged.status, 404, "{action}");
+    }
+    assert!(
+        page.contains("id=\"identities\""),
+        "her own sign-in is hers to link"
+    );
+
     for path in [
         "/desk/partners/99",
         "/desk/partners/abc",

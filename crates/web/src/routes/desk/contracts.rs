@@ -184,14 +184,8 @@ pub async fn update_authorisation(
     let (store, change) = (app.store(), desk.change());
     let zone = zone(&app)?;
     let before = contract.authorisations.iter().find(|a| a.id == id);
-    let period = period(&zone, &form.valid_from, &form.valid_until).map(|p| {
-        keep_exact_end(
-            p,
-            before.map(|a| a.period),
-            &form.valid_until,
-            &zone,
-        )
-    });
+    let period = period(&zone, &form.valid_from, &form.valid_until)
+        .map(|p| keep_exact_end(p, before.map(|a| a.period), &form.valid_until, &zone));
     let updated = attempt(period, |period| async move {
         store.update_authorisation(id, period, change).await
     });

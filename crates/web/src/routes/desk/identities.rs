@@ -78,7 +78,7 @@ pub async fn link(
     Form(form): Form<LinkForm>,
 ) -> Result<Response, WebError> {
     desk.check_csrf(&form.csrf)?;
-    let person = person_by(&app, &id).await?;
+    let person = linkable(&app, &desk, &id).await?;
 
     let view = FormView::new("identity-")
         .with("provider", form.provider.clone())
@@ -134,7 +134,7 @@ pub async fn unlink(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     desk.check_csrf(&form.csrf)?;
-    let person = person_by(&app, &id).await?;
+    let person = linkable(&app, &desk, &id).await?;
     let identity = path_id(&identity)?;
 
     let removed = app.store().unlink_identity(person.id, identity).await?;
@@ -160,7 +160,7 @@ pub async fn invite(
     Form(form): Form<InviteForm>,
 ) -> Result<Response, WebError> {
     desk.check_csrf(&form.csrf)?;
-    let person = person_by(&app, &id).await?;
+    let person = linkable(&app, &desk, &id).await?;
     let Some(provider) = app.provider(&form.provider) else {
         let view = FormView::new("invite-").with("provider", form.provider.clone());
         let errors = Errors::from([("provider", "form.invalid_choice")]);
@@ -182,6 +182,18 @@ async fn person_by(app: &App, raw: &str) -> Result<Person, WebError> {
         .person(path_id(raw)?)
         .await?
         .ok_or(WebError::NotFound)
+}
+
+/// A person whose sign-in this agent may link: a customer, or the agent
+/// themself. Another desk user's account is not theirs to link: an
+/// identity the agent controls would let them act in that colleague's
+/// name.
+async fn linkable(app: &App, desk: &Desk, raw: &str) -> Result<Person, WebError> {
+    let person = person_by(app, raw).await?;
+    if person.agent && person.id != desk.person.id {
+        return Err(WebError::NotFound);
+    }
+    Ok(person)
 }
 
 fn saved(person: Id) -> Response {
