@@ -18,6 +18,11 @@ pub enum WebError {
     /// A form without a valid CSRF token, or from another site.
     #[error("request forgery check failed")]
     Forbidden,
+    /// A signed-in (or half signed-in) person's form without its CSRF
+    /// token: refused like `Forbidden`, and written to the security log
+    /// under the person.
+    #[error("request forgery check failed")]
+    CsrfRefused(ticketwerk_domain::Id),
     /// The action is not possible now; the code names why.
     #[error("conflict: {0}")]
     Conflict(&'static str),
@@ -32,6 +37,14 @@ pub enum WebError {
 /// Marks an error response; carries the message key of the page to show.
 #[derive(Clone, Debug)]
 pub struct ErrorPage(pub String);
+
+/// Marks a refusal the security log records for a person; written by
+/// `render::render_errors`, which may wait for the database.
+#[derive(Clone, Copy, Debug)]
+pub struct SecurityRefusal {
+    pub person: ticketwerk_domain::Id,
+    pub event: &'static str,
+}
 
 impl From<StorageError> for WebError {
     fn from(e: StorageError) -> Self {
@@ -58,6 +71,16 @@ impl IntoResponse for WebError {
             WebError::SignIn => return Redirect::to("/login").into_response(),
             WebError::NotFound => (StatusCode::NOT_FOUND, "error.not_found"),
             WebError::Forbidden => (StatusCode::FORBIDDEN, "error.forbidden"),
+            WebError::CsrfRefused(person) => {
+                let mut r = StatusCode::FORBIDDEN.into_response();
+                r.extensions_mut()
+                    .insert(ErrorPage("error.forbidden".to_string()));
+                r.extensions_mut().insert(SecurityRefusal {
+                    person: *person,
+                    event: "csrf_refused",
+                });
+                return r;
+            }
             WebError::Conflict(code) => {
                 let mut r = StatusCode::CONFLICT.into_response();
                 r.extensions_mut()

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::Value;
 use minijinja::{Environment, State};
 
-use crate::error::ErrorPage;
+use crate::error::{ErrorPage, SecurityRefusal};
 use crate::i18n::{self, Lang};
 use crate::{App, Settings};
 
@@ -251,6 +251,9 @@ pub async fn render_errors(
     let headers = request.headers().clone();
     let response = next.run(request).await;
     let status = response.status();
+    if let Some(refusal) = response.extensions().get::<SecurityRefusal>().copied() {
+        crate::routes::auth::security_event(&app, Some(refusal.person), refusal.event, "").await;
+    }
     let key = match response.extensions().get::<ErrorPage>() {
         Some(ErrorPage(key)) => key.clone(),
         // Rejections of the framework's extractors (a malformed path,

@@ -162,8 +162,7 @@ impl Current {
         if csrf_matches(&self.session.csrf_token, given) {
             Ok(())
         } else {
-            tracing::warn!(target: "security", event = "csrf_refused", person = self.person.id);
-            Err(WebError::Forbidden)
+            Err(WebError::CsrfRefused(self.person.id))
         }
     }
 
@@ -220,7 +219,7 @@ impl Pending {
         if csrf_matches(&self.session.csrf_token, given) {
             Ok(())
         } else {
-            Err(WebError::Forbidden)
+            Err(WebError::CsrfRefused(self.session.person))
         }
     }
 }

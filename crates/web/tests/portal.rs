@@ -377,7 +377,7 @@ async fn customers_cannot_use_desk_actions_or_desk_entry_kinds() {
 async fn forms_without_the_session_token_are_refused() {
     let app = spawn().await;
     let bp = app.business_partner("K-1", "Müller GmbH").await;
-    app.customer("anna@example.de", "Anna Berg", bp).await;
+    let anna_id = app.customer("anna@example.de", "Anna Berg", bp).await;
     let mut anna = app.client();
     anna.enrol("anna@example.de").await;
     let number = ticket_number(&anna.create_ticket("Monitor", &[]).await);
@@ -399,6 +399,19 @@ async fn forms_without_the_session_token_are_refused() {
         .unwrap();
     assert_eq!(cross.status(), 403);
     assert!(anna.get("/").await.contains("Anna Berg"), "still signed in");
+
+    // The refused form and a wrong password are in Anna's security log.
+    app.client().password("anna@example.de", "falsch").await;
+    app.agent("desk@example.com", "Dana Desk").await;
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let log = dana.get(&format!("/desk/audit?person={anna_id}")).await;
+    assert!(
+        log.contains("Formular ohne gültigen Sicherheitscode"),
+        "{}",
+        log.body
+    );
+    assert!(log.contains("Anmeldung fehlgeschlagen"), "{}", log.body);
 }
 
 /// Two sign-ins with the same (initial) password at the enrolment step:

@@ -142,6 +142,10 @@ pub async fn login(
     let password_ok =
         auth::verify_password(&form.password, hash.unwrap_or(auth::dummy_password_hash()))
             && hash.is_some();
+    // A failure against an existing account is that person's business:
+    // it shows in their security log (never whether the address exists,
+    // which the answer below does not tell).
+    let account = credentials.as_ref().map(|c| c.person.id);
     let person = credentials.filter(|c| password_ok && c.person.active);
     let Some(c) = person else {
         store
@@ -150,7 +154,7 @@ pub async fn login(
         store
             .record_failure(&pair_key, THROTTLE_ACCOUNT_ADDRESS, now)
             .await?;
-        security_event(&app, None, "sign_in_failed", &peer.ip().to_string()).await;
+        security_event(&app, account, "sign_in_failed", &peer.ip().to_string()).await;
         return Ok(login_form(
             &app,
             lang,

@@ -1,7 +1,7 @@
 //! The router: every route of the product in one list.
 
 mod account;
-mod auth;
+pub(crate) mod auth;
 mod desk;
 mod health;
 mod import;
