@@ -279,3 +279,27 @@ async fn mail_of_a_person_of_two_partners_waits_for_the_desk_to_name_the_partner
     );
     assert!(k2_open.contains("Stadtwerke"), "{}", k2_open.body);
 }
+
+/// A held machine mail says in the desk's words what kind it is.
+#[tokio::test]
+async fn a_held_auto_reply_is_named_in_the_desk_s_language() {
+    let app = spawn().await;
+    app.agent("desk@example.com", "Dana Desk").await;
+    let held = app
+        .deliver_mail(
+            "From: urlaub@example.de\r\nSubject: Abwesend: Ihre Anfrage\r\n\
+             Auto-Submitted: auto-replied\r\nMessage-ID: <ooo@example.de>\r\n\r\n\
+             Ich bin bis Montag nicht im Büro.\r\n",
+        )
+        .await;
+    let mut dana = app.client();
+    dana.enrol("desk@example.com").await;
+    let page = dana.get(&format!("/desk/mail/{held}")).await;
+    assert_eq!(
+        common::element_text(&page.body, "mail-detail").as_deref(),
+        Some("Automatische Antwort (z. B. Abwesenheitsnotiz)"),
+        "{}",
+        page.body
+    );
+    assert!(!page.contains("auto_reply"));
+}
