@@ -369,7 +369,15 @@ impl Store {
     /// Removes one of a person's passkeys; its name, if it was theirs.
     pub async fn delete_passkey(&self, person: Id, id: Id) -> Result<Option<String>> {
         // Never the last second factor: without one, the password alone
-        // would lead to setting up a new one.
+        // would lead to setting up a new one. The person's row is locked
+        // first, so two removals at the same moment cannot each see the
+        // other's passkey as the one that stays.
+        let mut tx = self.begin_write("removing a passkey").await?;
+        sqlx::query("UPDATE persons SET id = id WHERE id = $1")
+            .bind(person)
+            .execute(&mut *tx)
+            .await
+            .context("removing a passkey")?;
         let row = sqlx::query(
             "DELETE FROM passkeys WHERE person_id = $1 AND id = $2 AND (\
              EXISTS (SELECT 1 FROM persons p WHERE p.id = $1 AND p.totp_secret IS NOT NULL) \
@@ -378,9 +386,10 @@ impl Store {
         )
         .bind(person)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .context("removing a passkey")?;
+        tx.commit().await.context("removing a passkey")?;
         row.map(|r| r.try_get("name"))
             .transpose()
             .context("removing a passkey")

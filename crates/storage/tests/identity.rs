@@ -203,6 +203,18 @@ async fn passkeys_and_ceremonies_belong_to_their_person_and_session() {
             Some("Dienst-Laptop".to_string())
         );
         assert_eq!(store.delete_passkey(w.anna, spare).await.unwrap(), None);
+        // Two removals at the same moment leave one passkey.
+        let third = store
+            .add_passkey(w.anna, "Schlüssel", "cred-3", "{}", T0)
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            store.delete_passkey(w.anna, spare),
+            store.delete_passkey(w.anna, third)
+        );
+        let removed = [a.unwrap(), b.unwrap()].iter().flatten().count();
+        assert_eq!(removed, 1);
+        assert_eq!(store.passkeys_of(w.anna).await.unwrap().len(), 1);
 
         store
             .put_ceremony("sess", "register", "one", T0)
