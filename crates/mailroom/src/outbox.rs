@@ -15,6 +15,7 @@ use std::time::Duration;
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use ticketwerk_domain::masterdata::Language;
+use ticketwerk_domain::notify::Template;
 use ticketwerk_domain::{Email, TicketStatus, Timestamp};
 use ticketwerk_mail::matching::message_id_for;
 use ticketwerk_mail::templates::Context;
@@ -190,9 +191,12 @@ impl Outbox {
         if recent >= self.settings.hourly_cap {
             return Ok(Outcome::Suppressed(mail_reason::HOURLY_CAP));
         }
+        if mail.raw.is_none() && self.outdated(mail).await? {
+            return Ok(Outcome::Suppressed(mail_reason::OUTDATED));
+        }
         let raw = match &mail.raw {
             Some(raw) => raw.clone(),
-            None => match self.render(mail, &to, now).await? {
+            None => match self.render(mail, &to).await? {
                 Ok(raw) => raw,
                 Err(why) => return Ok(Outcome::Failed(why)),
             },
@@ -214,6 +218,27 @@ impl Outbox {
         )
     }
 
+    /// A mail that waited (SMTP down or not yet set up) and was overtaken
+    /// is not sent: a question when the ticket no longer waits for the
+    /// customer (answered, or solved meanwhile), or a status mail after
+    /// which another one was written. Receipts and
+    /// solutions always go. Checked before the first rendering only: once
+    /// rendered, a mail is sent as it is.
+    async fn outdated(&self, mail: &OutboxMail) -> ticketwerk_storage::Result<bool> {
+        match mail.template {
+            Template::DeskQuestion => {
+                let waiting = self
+                    .store
+                    .ticket(mail.ticket_id)
+                    .await?
+                    .is_some_and(|t| t.status == TicketStatus::WaitingForCustomer);
+                Ok(!waiting)
+            }
+            Template::StatusChanged => self.store.later_mail_exists(mail).await,
+            _ => Ok(false),
+        }
+    }
+
     /// Renders and builds the message, and keeps it for retries. The inner
     /// error is a reason for the desk: a ticket that is gone, a template
     /// that does not render.
@@ -221,7 +246,6 @@ impl Outbox {
         &self,
         mail: &OutboxMail,
         to: &Email,
-        now: Timestamp,
     ) -> ticketwerk_storage::Result<Result<String, String>> {
         let Some(ticket) = self.store.ticket(mail.ticket_id).await? else {
             return Ok(Err("ticket_missing".into()));
@@ -271,7 +295,8 @@ impl Outbox {
             subject: rendered.subject.clone(),
             text: rendered.text,
             html: rendered.html,
-            date: now,
+            // When it happened, not when SMTP took it.
+            date: mail.created_at,
             message_id: message_id.clone(),
             in_reply_to: thread.last().cloned(),
             references: thread,

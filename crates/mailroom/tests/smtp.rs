@@ -10,7 +10,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use ticketwerk_domain::model::NewTicket;
-use ticketwerk_domain::{Email, Id, Impact, TicketType, Urgency};
+use ticketwerk_domain::{
+    Email, EntryKind, Id, Impact, TicketKind, TicketStatus, TicketType, Urgency,
+};
 use ticketwerk_mail::Templates;
 use ticketwerk_mail::inbound::{Limits, parse};
 use ticketwerk_mail::matching::ticket_of_message_id;
@@ -312,4 +314,93 @@ async fn the_loop_guards_suppress_and_say_why() {
     w.outbox(&smtp.url(), 2).run_once(T0 + 3_601).await.unwrap();
     assert_eq!(w.mails(later).await[0].state, MailState::Sent);
     let _ = w.desk;
+}
+
+/// While SMTP was down, the desk asked, the customer answered in the
+/// portal, the desk solved, closed and reopened the ticket: the receipt goes out
+/// dated when the ticket arrived, the answered question and the first
+/// status mail are overtaken, the last status mail goes.
+#[tokio::test]
+async fn mails_overtaken_while_smtp_was_down_are_not_sent() {
+    if !enabled() {
+        return;
+    }
+    let w = World::new().await;
+    let anna = w.customer("anna@mueller.example", "Anna Berg").await;
+    let id = w.ticket(anna, "").await;
+    let s = &w.store;
+    let reload = || async { s.ticket(id).await.unwrap().unwrap() };
+    s.classify(&reload().await, TicketKind::Incident, w.desk, T0 + 1)
+        .await
+        .unwrap();
+    let t = reload().await;
+    s.add_entry(
+        &t,
+        EntryKind::DeskQuestion,
+        w.desk,
+        "Welcher Drucker?",
+        &[],
+        T0 + 2,
+    )
+    .await
+    .unwrap();
+    let t = reload().await;
+    s.add_entry(&t, EntryKind::CustomerNote, anna, "HP 4250", &[], T0 + 3)
+        .await
+        .unwrap();
+    let t = reload().await;
+    s.add_entry(&t, EntryKind::Solution, w.desk, "Getauscht.", &[], T0 + 4)
+        .await
+        .unwrap();
+    let t = reload().await;
+    s.set_status(&t, TicketStatus::Closed, w.desk, T0 + 5)
+        .await
+        .unwrap();
+    // Reopened: the news is the last status, not "closed".
+    let t = reload().await;
+    s.set_status(&t, TicketStatus::InProgress, w.desk, T0 + 6)
+        .await
+        .unwrap();
+
+    let smtp = SmtpServer::start();
+    let outbox = w.outbox(&smtp.url(), 20);
+    let later = T0 + 3 * 3_600;
+    while outbox.run_once(later).await.unwrap() > 0 {}
+    let states: Vec<_> = w
+        .mails(id)
+        .await
+        .into_iter()
+        .map(|m| (m.template.name(), m.state, m.reason))
+        .collect();
+    let outdated = |name| (name, MailState::Suppressed, "outdated".to_string());
+    let sent = |name| (name, MailState::Sent, String::new());
+    assert!(states.contains(&sent("ticket_received")), "{states:?}");
+    assert!(states.contains(&outdated("desk_question")), "{states:?}");
+    assert!(states.contains(&sent("solution")), "{states:?}");
+    let status: Vec<_> = states
+        .iter()
+        .filter(|(name, ..)| *name == "status_changed")
+        .collect();
+    // Newest first, as the desk lists them.
+    let (last, earlier) = status.split_first().expect("status mails");
+    assert_eq!(**last, sent("status_changed"), "{states:?}");
+    assert!(!earlier.is_empty(), "{states:?}");
+    assert!(earlier.iter().all(|m| **m == outdated("status_changed")));
+    // Each mail is dated when its cause happened, not when SMTP took it.
+    let day = |at: i64| {
+        jiff::Timestamp::from_second(at)
+            .unwrap()
+            .strftime("%d %b %Y %H:%M")
+            .to_string()
+    };
+    let received: Vec<String> = smtp
+        .received()
+        .into_iter()
+        .map(|(raw, ..)| String::from_utf8_lossy(&raw).into_owned())
+        .collect();
+    assert!(
+        received.iter().any(|raw| raw.contains(&day(T0))),
+        "{received:?}"
+    );
+    assert!(!received.iter().any(|raw| raw.contains(&day(later))));
 }

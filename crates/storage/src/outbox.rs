@@ -64,6 +64,10 @@ pub mod reason {
     pub const OWN_ADDRESS: &str = "own_address";
     /// Too many automatic mails to this recipient within the hour.
     pub const HOURLY_CAP: &str = "hourly_cap";
+    /// Overtaken before it could be sent (SMTP was down or not set up):
+    /// the question was answered meanwhile, or a later status mail tells
+    /// the news.
+    pub const OUTDATED: &str = "outdated";
 }
 
 /// One mail of the outbox.
@@ -291,6 +295,23 @@ impl Store {
     }
 
     /// How many mails went to this address since `since`, for the cap.
+    /// Whether a later mail of the same template about the same ticket
+    /// went to the same person's outbox after `mail`.
+    pub async fn later_mail_exists(&self, mail: &OutboxMail) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM outbox WHERE ticket_id = $1 AND id > $2 \
+             AND recipient_id = $3 AND template = $4 LIMIT 1",
+        )
+        .bind(mail.ticket_id)
+        .bind(mail.id)
+        .bind(mail.recipient_id)
+        .bind(mail.template.name())
+        .fetch_optional(&self.pool)
+        .await
+        .context("looking for a later mail")?;
+        Ok(row.is_some())
+    }
+
     pub async fn mails_sent_to_since(&self, email: &str, since: Timestamp) -> Result<i64> {
         sqlx::query(
             "SELECT COUNT(*) AS n FROM outbox WHERE recipient_email = $1 AND state = 'sent' \
