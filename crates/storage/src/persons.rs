@@ -87,20 +87,36 @@ impl Store {
         }
     }
 
+    /// The business partner of a customer number as typed: exactly, or
+    /// else ignoring case when that names exactly one ("k-10001").
     pub async fn business_partner_by_number(
         &self,
         customer_number: &str,
     ) -> Result<Option<BusinessPartner>> {
-        sqlx::query(
+        let number = customer_number.trim();
+        let exact = sqlx::query(
             "SELECT id, customer_number, name FROM business_partners WHERE customer_number = $1",
         )
-        .bind(customer_number.trim())
+        .bind(number)
         .fetch_optional(&self.pool)
         .await
-        .context("finding a business partner")?
-        .as_ref()
-        .map(business_partner)
-        .transpose()
+        .context("finding a business partner")?;
+        if let Some(row) = exact {
+            return business_partner(&row).map(Some);
+        }
+        // Only on a miss, over a table of hundreds of rows.
+        let alike = sqlx::query(
+            "SELECT id, customer_number, name FROM business_partners \
+             WHERE LOWER(customer_number) = LOWER($1) LIMIT 2",
+        )
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await
+        .context("finding a business partner")?;
+        match alike.as_slice() {
+            [only] => business_partner(only).map(Some),
+            _ => Ok(None),
+        }
     }
 
     pub async fn create_person(&self, new: &NewPerson, now: Timestamp) -> Result<Id> {

@@ -159,6 +159,26 @@ async fn business_partners_and_persons_are_stored_once() {
                 .unwrap()
                 .is_none()
         );
+        // Typed in another case: found while it names one partner only.
+        let lower = store
+            .create_business_partner("K-7", "Klein", T0)
+            .await
+            .unwrap();
+        let found = store.business_partner_by_number(" k-7 ").await.unwrap();
+        assert_eq!(found.map(|p| p.id), Some(lower));
+        store
+            .create_business_partner("k-7", "Klein 2", T0)
+            .await
+            .unwrap();
+        let exact = store.business_partner_by_number("k-7").await.unwrap();
+        assert_eq!(exact.map(|p| p.name), Some("Klein 2".to_string()));
+        assert!(
+            store
+                .business_partner_by_number("K-7 ")
+                .await
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(
             refusal(
                 store

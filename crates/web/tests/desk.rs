@@ -130,6 +130,10 @@ async fn an_authorisation_gives_rights_from_its_day_and_ending_it_takes_them_at_
         .await;
     assert_eq!(authorised.status, 200, "{}", authorised.body);
     assert!(authorised.contains("Eva Roth"));
+    // Named once: she is not offered again while her authorisation runs.
+    let offered = format!("<option value=\"{}\"", id_of(&person));
+    assert!(!authorised.contains(&offered), "{}", authorised.body);
+    assert!(authorised.contains("id=\"all-authorised\""));
 
     let password_page = dana
         .post(&format!("{person_path}/password"), &[("csrf", &csrf)])
@@ -150,6 +154,7 @@ async fn an_authorisation_gives_rights_from_its_day_and_ending_it_takes_them_at_
         .await;
     assert_eq!(ended.status, 200, "{}", ended.body);
     assert!(ended.contains("nicht in Kraft"));
+    assert!(ended.contains(&offered), "ended, she can be named again");
     assert!(
         !ended.contains("Jetzt beenden"),
         "an ended authorisation cannot end again"

@@ -59,7 +59,17 @@ async fn contract_page(
         .partner(contract.business_partner_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let members = store.members_of(partner.id, now).await?;
+    // Members this contract does not name yet, or no longer: an
+    // authorisation running or still to come is changed on its own row.
+    let named: Vec<_> = contract
+        .authorisations
+        .iter()
+        .filter(|a| a.period.ends_at.is_none_or(|end| end > now))
+        .map(|a| a.person_id)
+        .collect();
+    let mut members = store.members_of(partner.id, now).await?;
+    let has_members = !members.is_empty();
+    members.retain(|m| !named.contains(&m.person.id));
     let data = FormView::new("").with("name", &contract.name);
     forms
         .entry("contract".to_string())
@@ -78,6 +88,7 @@ async fn contract_page(
         contract => contract,
         partner => partner,
         people => member_choices(&members),
+        has_members => has_members,
         now => now,
         notice => notice,
     };
