@@ -39,6 +39,24 @@ pub fn show(ts: i64, zone: &TimeZone, lang: Lang) -> String {
     }
 }
 
+/// The end of a period as people read it: the last day in force when it
+/// ends at a midnight (a "valid until" date), else the moment it ended
+/// ("End now"), so an authorisation ended at 17:23 does not read as if it
+/// lasted the day.
+pub fn show_end(ts: i64, zone: &TimeZone, lang: Lang) -> String {
+    let Ok(at) = jiff::Timestamp::from_second(ts) else {
+        return String::new();
+    };
+    let local = at.to_zoned(zone.clone());
+    if local.time() == jiff::civil::Time::midnight() {
+        return show(ts - 1, zone, lang);
+    }
+    match lang {
+        Lang::De => local.strftime("%d.%m.%Y, %H:%M Uhr").to_string(),
+        Lang::En => local.strftime("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
 /// A date as the value of `<input type="date">`.
 pub fn input_value(ts: i64, zone: &TimeZone) -> String {
     date_of(ts, zone).map(|d| d.to_string()).unwrap_or_default()
@@ -58,5 +76,15 @@ mod tests {
         assert_eq!(show(start + 86_400 - 1, &berlin, Lang::De), "03.12.2026");
         assert_eq!(day_start("03.12.2026", &berlin), None);
         assert_eq!(day_start("", &berlin), None);
+        // A "valid until" date shows as its last day; "End now" shows when.
+        assert_eq!(show_end(start + 86_400, &berlin, Lang::De), "03.12.2026");
+        assert_eq!(
+            show_end(start + 17 * 3_600 + 23 * 60, &berlin, Lang::De),
+            "03.12.2026, 17:23 Uhr"
+        );
+        assert_eq!(
+            show_end(start + 17 * 3_600 + 23 * 60, &berlin, Lang::En),
+            "2026-12-03 17:23"
+        );
     }
 }

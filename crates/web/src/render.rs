@@ -162,7 +162,7 @@ impl Templates {
         });
         let z = zone.clone();
         env.add_filter("until", move |state: &State, ts: i64| -> String {
-            crate::dates::show(ts - 1, &z, lang_of(state))
+            crate::dates::show_end(ts, &z, lang_of(state))
         });
         let z = zone.clone();
         env.add_filter("day", move |ts: i64| -> String {
