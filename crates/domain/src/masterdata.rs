@@ -198,7 +198,7 @@ impl PersonInput {
         }
         let language = Language::parse_loose(language);
         if language.is_none() {
-            c.fail("language", "form.unknown_choice");
+            c.fail("language", "form.language_values");
         }
         match (email, language) {
             (Some(email), Some(language)) => c.done(Self {
@@ -257,9 +257,12 @@ impl SystemInput {
         active: bool,
     ) -> Result<Self, DomainError> {
         let mut c = Check::default();
+        let empty = kind.trim().is_empty();
         let kind = SystemKind::parse_loose(kind);
-        if kind.is_none() {
-            c.fail("kind", "form.unknown_choice");
+        match kind {
+            None if empty => c.fail("kind", "form.choose_required"),
+            None => c.fail("kind", "form.system_kind_values"),
+            Some(_) => {}
         }
         let name = c.line("name", name, true, MAX_NAME);
         let inventory_number = c.line("inventory_number", inventory_number, false, MAX_INVENTORY);
@@ -398,8 +401,23 @@ mod tests {
                 ("name", "form.required"),
                 ("email", "form.invalid_email"),
                 ("phone", "form.phone_chars"),
-                ("language", "form.unknown_choice"),
+                ("language", "form.language_values"),
             ]
+        );
+        // A kind nobody chose asks for a choice; a kind unknown names the
+        // possible ones.
+        for (kind, code) in [
+            ("", "form.choose_required"),
+            ("Toaster", "form.system_kind_values"),
+        ] {
+            let refused = SystemInput::parse(kind, "Gerät", "", None, true).unwrap_err();
+            assert_eq!(codes(refused), vec![("kind", code)]);
+        }
+        assert_eq!(
+            SystemInput::parse(" Tastatur ", "Gerät", "", None, true)
+                .unwrap()
+                .kind,
+            SystemKind::Keyboard
         );
         let p =
             PersonInput::parse("Eva Roth", "Eva.Roth@Example.DE", "+49 (30) 123-4", "").unwrap();

@@ -130,6 +130,10 @@ async fn an_authorisation_gives_rights_from_its_day_and_ending_it_takes_them_at_
         .await;
     assert_eq!(authorised.status, 200, "{}", authorised.body);
     assert!(authorised.contains("Eva Roth"));
+    assert!(
+        !authorised.contains("outside-contract"),
+        "within the contract's term"
+    );
     // Named once: she is not offered again while her authorisation runs.
     let offered = format!("<option value=\"{}\"", id_of(&person));
     assert!(!authorised.contains(&offered), "{}", authorised.body);
@@ -189,6 +193,19 @@ async fn an_authorisation_gives_rights_from_its_day_and_ending_it_takes_them_at_
     )
     .await;
     assert_eq!(eva.get("/catalog/partner-open").await.status, 200);
+    // Dates before the contract's start are taken, with a word that only
+    // the contract's term counts.
+    let early = dana
+        .post(
+            &format!("/desk/authorisations/{authorisation}"),
+            &[
+                ("csrf", &csrf),
+                ("valid_from", &day(-5)),
+                ("valid_until", &day(1)),
+            ],
+        )
+        .await;
+    assert!(early.contains("gilt nur, solange auch der Vertrag gilt"));
 }
 
 #[tokio::test]
@@ -654,9 +671,12 @@ async fn services_and_systems_are_added_and_kept_on_their_pages() {
         )
         .await;
     assert_eq!(refused.status, 422);
-    assert_eq!(
-        element_text(&refused.body, "kind-error").unwrap(),
-        "Diese Auswahl ist nicht möglich."
+    assert!(
+        element_text(&refused.body, "kind-error")
+            .unwrap()
+            .starts_with("Möglich sind: laptop, desktop, monitor"),
+        "{}",
+        refused.body
     );
     assert_eq!(
         element_text(&refused.body, "name-error").unwrap(),
