@@ -157,6 +157,19 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Whether a mail opened this ticket (its type, impact and urgency are
+    /// then the form's defaults, not what the customer chose).
+    pub async fn opened_by_mail(&self, ticket: Id) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM inbound_mails WHERE ticket_id = $1 AND fate = 'new_call' LIMIT 1",
+        )
+        .bind(ticket)
+        .fetch_optional(&self.pool)
+        .await
+        .context("looking up how a ticket was opened")?;
+        Ok(row.is_some())
+    }
+
     /// Records a received mail and what it became, in one transaction.
     /// A mail whose content or Message-ID is known is a duplicate and
     /// changes nothing, even when two deliveries race.

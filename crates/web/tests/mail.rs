@@ -14,7 +14,12 @@ async fn desk_only_mail_never_shows_in_the_portal_but_the_desk_sees_its_sender()
     app.agent("desk@example.com", "Dana Desk").await;
     let mut thomas = app.client();
     thomas.enrol("thomas@example.de").await;
-    let number = ticket_number(&thomas.create_ticket("Drucker", &[]).await);
+    let created = thomas.create_ticket("Drucker", &[]).await;
+    assert!(
+        !created.contains("Per E-Mail eingegangen"),
+        "made in the portal"
+    );
+    let number = ticket_number(&created);
 
     // An out-of-office reply of the reporter himself: for the desk only.
     let auto = format!(
@@ -129,6 +134,12 @@ async fn the_desk_accepts_held_mail_as_a_call_or_discards_it() {
     );
     let mine = thomas.get("/catalog/my-open").await;
     assert!(mine.contains("VPN geht nicht"), "{}", mine.body);
+    // The call says its type, impact and urgency are not his choices.
+    let link = mine.body.split("href=\"/tickets/").nth(1).unwrap();
+    let number = &link[..link.find('"').unwrap()];
+    let call = thomas.get(&format!("/tickets/{number}")).await;
+    assert_eq!(ticket_number(&call), number);
+    assert!(call.contains("Per E-Mail eingegangen"), "{}", call.body);
     let again = dana
         .post(
             &format!("/desk/mail/{held}/accept"),

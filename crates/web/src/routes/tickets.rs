@@ -209,6 +209,7 @@ async fn ticket_page(
     } else {
         Vec::new()
     };
+    let by_mail = app.store().opened_by_mail(ticket.id).await?;
     // Only kinds the ticket can take now: no solution on an unclassified call.
     let writable: Vec<&str> = current
         .viewer
@@ -260,6 +261,7 @@ async fn ticket_page(
         statuses => status_choices(ticket.kind, ticket.status),
         internal_entries => internal_entries,
         incoming => incoming,
+        by_mail => by_mail,
         open_question => open_question,
         draft => minijinja::context! {
             kind => draft.kind, body => draft.body, error => draft.error,
