@@ -59,7 +59,11 @@ pub async fn headers(
 /// Refuses state changes that a browser says come from another site. The
 /// per-form CSRF token is the main defence; this one costs nothing and
 /// also covers forms before sign-in.
-pub async fn same_origin(request: Request, next: Next) -> Response {
+pub async fn same_origin(
+    axum::extract::State(app): axum::extract::State<crate::App>,
+    request: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -84,7 +88,13 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
         };
         if cross_site || foreign_origin {
             tracing::warn!(target: "security", event = "csrf_origin_refused", "cross-site form refused");
-            return WebError::Forbidden.into_response();
+            // Aimed at someone signed in (or half signed in): their security
+            // log shows it. Before sign-in there is no one to show it to,
+            // and strangers must not fill the audit log.
+            return match crate::session::session_of(&app, h).await {
+                Some(person) => WebError::CsrfRefused(person).into_response(),
+                None => WebError::Forbidden.into_response(),
+            };
         }
     }
     next.run(request).await

@@ -78,6 +78,12 @@ pub async fn begin(
 }
 
 /// The session of the request, if it is still alive.
+/// The person of the session these headers carry, at any stage; `None`
+/// without one or when the database does not answer.
+pub(crate) async fn session_of(app: &App, headers: &HeaderMap) -> Option<Id> {
+    load(app, headers).await.ok().flatten().map(|s| s.person)
+}
+
 async fn load(app: &App, headers: &HeaderMap) -> Result<Option<Session>, WebError> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);

@@ -275,6 +275,7 @@ async fn mail_of_a_person_of_two_partners_waits_for_the_desk_to_name_the_partner
         .await;
     assert_eq!(foreign.status, 422);
     assert!(foreign.contains("value=\"K-3\""), "what was typed stays");
+    assert!(foreign.contains("gehört keinem Geschäftspartner mit dieser Kundennummer an"));
 
     let accepted = dana
         .post(&format!("/desk/mail/{held}/accept"), &accept("K-2"))

@@ -109,6 +109,14 @@ pub async fn login(
     let address_key = format!("address:{}", peer.ip());
     let pair_key = format!("account:{}|{}", form.email.trim().to_lowercase(), peer.ip());
     let store = app.store();
+    let credentials = match Email::parse(&form.email) {
+        Ok(email) => store.credentials(&email).await?,
+        Err(_) => None,
+    };
+    // A failure against an existing account is that person's business:
+    // it shows in their security log (never whether the address exists,
+    // which no answer here tells).
+    let account = credentials.as_ref().map(|c| c.person.id);
     let blocked = match store
         .throttled_until(&address_key, THROTTLE_ADDRESS, now)
         .await?
@@ -121,7 +129,7 @@ pub async fn login(
         }
     };
     if blocked.is_some() {
-        security_event(&app, None, "sign_in_throttled", &peer.ip().to_string()).await;
+        security_event(&app, account, "sign_in_throttled", &peer.ip().to_string()).await;
         return Ok(login_form(
             &app,
             lang,
@@ -130,10 +138,6 @@ pub async fn login(
             StatusCode::TOO_MANY_REQUESTS,
         ));
     }
-    let credentials = match Email::parse(&form.email) {
-        Ok(email) => store.credentials(&email).await?,
-        Err(_) => None,
-    };
     let hash = credentials
         .as_ref()
         .and_then(|c| c.password_hash.as_deref());
@@ -142,10 +146,6 @@ pub async fn login(
     let password_ok =
         auth::verify_password(&form.password, hash.unwrap_or(auth::dummy_password_hash()))
             && hash.is_some();
-    // A failure against an existing account is that person's business:
-    // it shows in their security log (never whether the address exists,
-    // which the answer below does not tell).
-    let account = credentials.as_ref().map(|c| c.person.id);
     let person = credentials.filter(|c| password_ok && c.person.active);
     let Some(c) = person else {
         store

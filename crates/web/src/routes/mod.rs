@@ -244,7 +244,10 @@ pub fn router(app: App) -> Router {
         .route("/desk/mail/{id}/attach", post(desk::attach_mail))
         .fallback(|| async { crate::WebError::NotFound })
         .layer(DefaultBodyLimit::max(upload_limit))
-        .layer(middleware::from_fn(crate::security::same_origin))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::security::same_origin,
+        ))
         .layer(middleware::from_fn_with_state(
             app.clone(),
             crate::render::render_errors,

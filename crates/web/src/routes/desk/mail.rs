@@ -262,9 +262,10 @@ pub async fn attach(
 fn errors_of(errors: Errors) -> Errors {
     errors
         .into_iter()
-        .map(|(field, code)| match code {
-            "unknown_choice" => (field, "mail.no_such_person"),
-            other => (field, other),
+        .map(|(field, code)| match (field, code) {
+            ("person", "unknown_choice") => (field, "mail.no_such_person"),
+            ("business_partner", "unknown_choice") => (field, "mail.not_a_partner_of_person"),
+            _ => (field, code),
         })
         .collect()
 }
