@@ -68,11 +68,12 @@ impl Partners {
         if let Some(found) = self.0.get(number) {
             return Ok(*found);
         }
-        let found = sqlx::query("SELECT id FROM business_partners WHERE customer_number = $1")
+        let rows = sqlx::query(crate::persons::PARTNER_BY_NUMBER)
             .bind(number)
-            .fetch_optional(&mut **tx)
+            .fetch_all(&mut **tx)
             .await
-            .context("finding a business partner")?
+            .context("finding a business partner")?;
+        let found = crate::persons::partner_by_number(&rows, number)?
             .map(|r| r.try_get::<Id, _>("id"))
             .transpose()
             .context("finding a business partner")?;

@@ -62,6 +62,34 @@ pub(crate) fn business_partner(row: &AnyRow) -> Result<BusinessPartner> {
     })
 }
 
+/// Candidates for a customer number as typed: the exact one first, then
+/// those equal but for case; [`partner_by_number`] chooses. Business
+/// partners number in the hundreds, so the case-blind comparison may scan.
+pub(crate) const PARTNER_BY_NUMBER: &str = "SELECT id, customer_number, name FROM business_partners \
+     WHERE customer_number = $1 OR LOWER(customer_number) = LOWER($1) \
+     ORDER BY CASE WHEN customer_number = $1 THEN 0 ELSE 1 END, id LIMIT 2";
+
+/// The exact match, else the only one equal but for case.
+pub(crate) fn partner_by_number<'r>(
+    rows: &'r [AnyRow],
+    number: &str,
+) -> Result<Option<&'r AnyRow>> {
+    let exact = match rows.first() {
+        Some(first) => {
+            let found: String = first
+                .try_get("customer_number")
+                .context("finding a business partner")?;
+            found == number
+        }
+        None => false,
+    };
+    Ok(match rows {
+        [first, ..] if exact => Some(first),
+        [only] => Some(only),
+        _ => None,
+    })
+}
+
 impl Store {
     pub async fn create_business_partner(
         &self,
@@ -94,29 +122,14 @@ impl Store {
         customer_number: &str,
     ) -> Result<Option<BusinessPartner>> {
         let number = customer_number.trim();
-        let exact = sqlx::query(
-            "SELECT id, customer_number, name FROM business_partners WHERE customer_number = $1",
-        )
-        .bind(number)
-        .fetch_optional(&self.pool)
-        .await
-        .context("finding a business partner")?;
-        if let Some(row) = exact {
-            return business_partner(&row).map(Some);
-        }
-        // Only on a miss, over a table of hundreds of rows.
-        let alike = sqlx::query(
-            "SELECT id, customer_number, name FROM business_partners \
-             WHERE LOWER(customer_number) = LOWER($1) LIMIT 2",
-        )
-        .bind(number)
-        .fetch_all(&self.pool)
-        .await
-        .context("finding a business partner")?;
-        match alike.as_slice() {
-            [only] => business_partner(only).map(Some),
-            _ => Ok(None),
-        }
+        let rows = sqlx::query(PARTNER_BY_NUMBER)
+            .bind(number)
+            .fetch_all(&self.pool)
+            .await
+            .context("finding a business partner")?;
+        partner_by_number(&rows, number)?
+            .map(business_partner)
+            .transpose()
     }
 
     pub async fn create_person(&self, new: &NewPerson, now: Timestamp) -> Result<Id> {

@@ -364,3 +364,48 @@ async fn a_retired_system_cannot_be_assigned_to_a_ticket() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_import_finds_customer_numbers_typed_in_another_case() {
+    for_each_backend(|store| async move {
+        let w = World::create(&store).await;
+        let klein = store
+            .create_business_partner("K-77", "Klein KG", T0)
+            .await
+            .unwrap();
+        let file = "Kundennummer;Name;E-Mail\n\
+                    k-77;Eva Roth;eva@klein.example\n";
+        let parsed = parse_persons(file.as_bytes()).unwrap();
+        let report = store
+            .import_persons(&parsed.rows, parsed.errors, by(w.dora, T0), false)
+            .await
+            .unwrap();
+        assert!(report.written, "{:?}", report.rejected);
+        let members = store.members_of(klein, T0).await.unwrap();
+        assert_eq!(members.len(), 1);
+        // Two partners equal but for case: each number typed exactly finds
+        // its own; an unknown one finds none.
+        store
+            .create_business_partner("k-77", "Klein Zwei", T0)
+            .await
+            .unwrap();
+        let file = "Kundennummer;Name;E-Mail\n\
+                    K-77;Tom Li;tom@klein.example\n\
+                    k-77;Ina Ott;ina@klein.example\n\
+                    K-77 ;Udo Sand;udo@klein.example\n";
+        let parsed = parse_persons(file.as_bytes()).unwrap();
+        let report = store
+            .import_persons(&parsed.rows, parsed.errors, by(w.dora, T0), true)
+            .await
+            .unwrap();
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        let ambiguous = "Kundennummer;Name;E-Mail\nK-77X;Tom Li;tom@klein.example\n";
+        let parsed = parse_persons(ambiguous.as_bytes()).unwrap();
+        let report = store
+            .import_persons(&parsed.rows, parsed.errors, by(w.dora, T0), true)
+            .await
+            .unwrap();
+        assert_eq!(report.refused_rows(), 1);
+    })
+    .await;
+}
