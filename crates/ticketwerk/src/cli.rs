@@ -419,8 +419,9 @@ fn demo_banner(url: &str, dir: &Path, logins: &[demo::DemoLogin], config: &Confi
     ));
     out.push_str(&format!("Note: {}\n", crate::cookie_hint(config).1));
     out.push_str(&format!(
-        "Demo data lives in {}; run the demo again with --reset to start afresh. \
-         Stop with Ctrl-C.\n",
+        "Demo data lives in {}; `ticketwerk serve --data-dir {}` runs the portal on it \
+         again, the demo with --reset starts afresh. Stop with Ctrl-C.\n",
+        dir.display(),
         dir.display()
     ));
     out
