@@ -159,6 +159,14 @@ async fn an_authorisation_gives_rights_from_its_day_and_ending_it_takes_them_at_
     assert_eq!(ended.status, 200, "{}", ended.body);
     assert!(ended.contains("nicht in Kraft"));
     assert!(ended.contains(&offered), "ended, she can be named again");
+    // Ended at a moment: the page and the change log say when, not a day.
+    assert!(ended.contains(" Uhr</p>"), "{}", ended.body);
+    let log = dana.get(&partner_path).await;
+    let log = log.body.split_once("id=\"history\"").unwrap().1;
+    assert!(
+        log.contains("unbefristet → ") && log.contains(" Uhr</li>"),
+        "{log}"
+    );
     assert!(
         !ended.contains("Jetzt beenden"),
         "an ended authorisation cannot end again"

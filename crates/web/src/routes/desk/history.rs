@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use ticketwerk_domain::Id;
 use ticketwerk_domain::model::ChangeEntry;
 
-use crate::dates::show;
+use crate::dates::{show, show_end};
 use crate::i18n::{Lang, text};
 use crate::{App, WebError};
 
@@ -125,8 +125,9 @@ impl Reader<'_> {
             "ends_at" if raw.is_empty() => Some(self.text("md.open_ended")),
             _ if raw.is_empty() => Some(String::new()),
             "starts_at" => time().map(|t| show(t, self.zone, self.lang)),
-            // The log keeps the exclusive end; people read the last day.
-            "ends_at" => time().map(|t| show(t - 1, self.zone, self.lang)),
+            // The log keeps the exclusive end; people read the last day,
+            // or the moment for an end that was not at a day's start.
+            "ends_at" => time().map(|t| show_end(t, self.zone, self.lang)),
             "active" => Some(self.text(if raw == "1" { "md.yes" } else { "md.no" })),
             "kind" if object == "unit" => Some(self.text(&format!("unit_kind.{raw}"))),
             "kind" => Some(self.text(&format!("system_kind.{raw}"))),
