@@ -15,6 +15,7 @@ use std::time::Duration;
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use ticketwerk_domain::masterdata::Language;
+use ticketwerk_domain::model::Ticket;
 use ticketwerk_domain::notify::Template;
 use ticketwerk_domain::{Email, TicketStatus, Timestamp};
 use ticketwerk_mail::matching::message_id_for;
@@ -191,15 +192,20 @@ impl Outbox {
         if recent >= self.settings.hourly_cap {
             return Ok(Outcome::Suppressed(mail_reason::HOURLY_CAP));
         }
-        if mail.raw.is_none() && self.outdated(mail).await? {
-            return Ok(Outcome::Suppressed(mail_reason::OUTDATED));
-        }
         let raw = match &mail.raw {
             Some(raw) => raw.clone(),
-            None => match self.render(mail, &to).await? {
-                Ok(raw) => raw,
-                Err(why) => return Ok(Outcome::Failed(why)),
-            },
+            None => {
+                let Some(ticket) = self.store.ticket(mail.ticket_id).await? else {
+                    return Ok(Outcome::Failed("ticket_missing".into()));
+                };
+                if self.outdated(mail, &ticket).await? {
+                    return Ok(Outcome::Suppressed(mail_reason::OUTDATED));
+                }
+                match self.render(mail, &to, &ticket).await? {
+                    Ok(raw) => raw,
+                    Err(why) => return Ok(Outcome::Failed(why)),
+                }
+            }
         };
         let envelope = match Envelope::new(
             self.settings.from.as_str().parse().ok(),
@@ -224,32 +230,26 @@ impl Outbox {
     /// which another one was written. Receipts and
     /// solutions always go. Checked before the first rendering only: once
     /// rendered, a mail is sent as it is.
-    async fn outdated(&self, mail: &OutboxMail) -> ticketwerk_storage::Result<bool> {
+    async fn outdated(
+        &self,
+        mail: &OutboxMail,
+        ticket: &Ticket,
+    ) -> ticketwerk_storage::Result<bool> {
         match mail.template {
-            Template::DeskQuestion => {
-                let waiting = self
-                    .store
-                    .ticket(mail.ticket_id)
-                    .await?
-                    .is_some_and(|t| t.status == TicketStatus::WaitingForCustomer);
-                Ok(!waiting)
-            }
+            Template::DeskQuestion => Ok(ticket.status != TicketStatus::WaitingForCustomer),
             Template::StatusChanged => self.store.later_mail_exists(mail).await,
             _ => Ok(false),
         }
     }
 
     /// Renders and builds the message, and keeps it for retries. The inner
-    /// error is a reason for the desk: a ticket that is gone, a template
-    /// that does not render.
+    /// error is a reason for the desk: a template that does not render.
     async fn render(
         &self,
         mail: &OutboxMail,
         to: &Email,
+        ticket: &Ticket,
     ) -> ticketwerk_storage::Result<Result<String, String>> {
-        let Some(ticket) = self.store.ticket(mail.ticket_id).await? else {
-            return Ok(Err("ticket_missing".into()));
-        };
         let recipient = self.store.person(mail.recipient_id).await?;
         let entry_body = match mail.entry_id {
             Some(entry) => self.store.entry_body(ticket.id, entry).await?,

@@ -294,7 +294,6 @@ impl Store {
         Ok(())
     }
 
-    /// How many mails went to this address since `since`, for the cap.
     /// Whether a later mail of the same template about the same ticket
     /// went to the same person's outbox after `mail`.
     pub async fn later_mail_exists(&self, mail: &OutboxMail) -> Result<bool> {
@@ -312,6 +311,7 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// How many mails went to this address since `since`, for the cap.
     pub async fn mails_sent_to_since(&self, email: &str, since: Timestamp) -> Result<i64> {
         sqlx::query(
             "SELECT COUNT(*) AS n FROM outbox WHERE recipient_email = $1 AND state = 'sent' \

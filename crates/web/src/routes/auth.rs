@@ -187,8 +187,7 @@ pub(crate) async fn second_step(
     c: &Credentials,
     may_enrol: bool,
 ) -> Result<Response, WebError> {
-    let has_passkey = !app.store().passkeys_of(c.person.id).await?.is_empty();
-    let (stage, next) = if c.totp_secret.is_some() || has_passkey {
+    let (stage, next) = if has_second_factor(app, c).await? {
         (SessionStage::SecondFactor, "/login/second-factor")
     } else if may_enrol {
         (SessionStage::Enrol, "/login/enrol")
@@ -529,17 +528,22 @@ pub(crate) async fn enrol_context(
     })
 }
 
+/// Whether the person has a second factor: an authenticator app or a
+/// passkey. Without one, a sign-in leads to enrolment.
+async fn has_second_factor(app: &App, c: &Credentials) -> Result<bool, WebError> {
+    Ok(c.totp_secret.is_some() || !app.store().passkeys_of(c.person.id).await?.is_empty())
+}
+
 /// Enrolment is for a person without any second factor. A sign-in that
 /// waited at this step while the person set one up elsewhere ends: it
 /// must not replace that factor on the strength of the password.
 async fn enrolment_closed(app: &App, pending: &Pending) -> Result<Option<Response>, WebError> {
-    let person = pending.session.person;
-    let has_totp = app
+    let c = app
         .store()
-        .credentials_by_id(person)
+        .credentials_by_id(pending.session.person)
         .await?
-        .is_some_and(|c| c.totp_secret.is_some());
-    if !has_totp && app.store().passkeys_of(person).await?.is_empty() {
+        .ok_or(WebError::SignIn)?;
+    if !has_second_factor(app, &c).await? {
         return Ok(None);
     }
     let ended = end_pending(
